@@ -1,0 +1,20 @@
+"""fastem: Expectation-Maximization for mixture models, on single-pass Numba kernels.
+
+>>> import fastem
+>>> gm = fastem.GaussianMixture(n_components=3).fit(X)          # doctest: +SKIP
+"""
+
+from .exceptions import ComponentError, ConvergenceWarning, NotFittedError
+from .mixture import GaussianMixture
+from .persistence import load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ComponentError",
+    "ConvergenceWarning",
+    "GaussianMixture",
+    "NotFittedError",
+    "load",
+    "__version__",
+]

@@ -1,0 +1,106 @@
+"""The jit policy and the row partitioning shared by every kernel.
+
+All kernels are compiled lazily (only the signatures a process uses), cached on disk,
+with the NumPy error model (no Python exceptions on division by zero) and with fast-math
+flags that keep ``nnan``/``ninf`` off: log-sum-exp relies on ``-inf`` behaving as IEEE says.
+"""
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+# Reassociation lets LLVM vectorise the reductions over features; contraction allows FMA.
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+# Rows of one chunk: the unit of the fixed partition.  Partial statistics are formed per
+# chunk and summed in chunk order, so results do not depend on the number of threads.
+CHUNK_ROWS = 1024
+
+# Rows of one tile inside a chunk: small enough that a tile of X, its centred copy and its
+# log-densities stay in the L1/L2 cache while every component is visited.
+TILE_ROWS = 32
+
+# Soft posteriors (standard EM) or a hard argmax (classification EM, k-means).
+MODE_SOFT = 0
+MODE_HARD = 1
+
+# Bytes of per-chunk partial statistics alive at once; more chunks are reduced in groups.
+# Groups never change the result (chunks are added in order either way); at least
+# MIN_GROUP chunks per group keep up to 16 threads busy.
+PARTIAL_BYTES = 64 * 2**20
+MIN_GROUP = 32
+
+
+def kernel(parallel=False):
+    """Return the decorator every fastem kernel is compiled with."""
+    return numba.njit(
+        cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH, parallel=parallel
+    )
+
+
+@kernel()
+def n_chunks_of(n_rows):
+    return (n_rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+
+
+@kernel()
+def chunk_bounds(chunk, n_rows):
+    start = chunk * CHUNK_ROWS
+    return start, min(start + CHUNK_ROWS, n_rows)
+
+
+@kernel()
+def group_size(n_chunks, floats_per_chunk):
+    """Chunks whose partial statistics are held at once (never changes the result)."""
+    by_memory = max(1, PARTIAL_BYTES // (8 * floats_per_chunk))
+    return max(1, min(n_chunks, max(by_memory, MIN_GROUP)))
+
+
+@kernel()
+def normalise_row(logp, mode):
+    """Turn one row of weighted log-densities into weights over components, in place.
+
+    Returns the row's log-likelihood: log-sum-exp for soft weights, the largest term for
+    hard ones (the classification log-likelihood).
+    """
+    n_components = logp.shape[0]
+    best = 0
+    for k in range(1, n_components):
+        if logp[k] > logp[best]:
+            best = k
+    top = logp[best]
+    if mode == MODE_HARD or top == -np.inf:
+        for k in range(n_components):
+            logp[k] = 0.0
+        if top > -np.inf:
+            logp[best] = 1.0
+        return top
+    total = 0.0
+    for k in range(n_components):
+        logp[k] = np.exp(logp[k] - top)
+        total += logp[k]
+    inv = 1.0 / total
+    for k in range(n_components):
+        logp[k] *= inv
+    return top + np.log(total)
+
+
+@contextmanager
+def limit_threads(n_threads):
+    """Run the enclosed kernels on ``n_threads`` threads (``None``: Numba's default)."""
+    if n_threads is None:
+        yield
+        return
+    available = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= n_threads <= available:
+        raise ValueError(
+            f"n_threads={n_threads} is out of range: this process can use 1 to "
+            f"{available} threads (set NUMBA_NUM_THREADS before importing to raise it)."
+        )
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)

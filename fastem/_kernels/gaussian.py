@@ -1,0 +1,168 @@
+"""Entry points of the Gaussian kernels (full and diagonal covariance).
+
+One parallel pass over ``X`` computes each point's weighted log-densities, turns them
+into weights over components (soft or hard) and accumulates the sufficient statistics
+about a shift -- the component means the pass was run with -- so that data far from the
+origin keeps its precision.  The covariance type follows from ``prec_chol.ndim``
+(3: full ``(K, D, D)``, 2: diagonal ``(K, D)``); Numba resolves it at compile time.
+
+Arguments shared by the entry points
+------------------------------------
+X : (N, D) float32 or float64, C-contiguous, read-only is fine.
+means, prec_chol : in X's dtype (the arithmetic of the densities runs in X's dtype).
+log_norm : (K,) float64, ``log weight_k + log det prec_chol_k - D/2 log(2 pi)``.
+"""
+
+import numpy as np
+from numba import prange
+
+from . import gaussian_diag, gaussian_full
+from ._jit import (
+    MODE_SOFT,
+    TILE_ROWS,
+    chunk_bounds,
+    group_size,
+    kernel,
+    n_chunks_of,
+    normalise_row,
+)
+
+
+@kernel()
+def _tile_log_prob(X, start, stop, means, prec_chol, log_norm, xc, y, logp):
+    if prec_chol.ndim == 3:
+        gaussian_full.tile_log_prob(X, start, stop, means, prec_chol, log_norm, xc, y, logp)
+    else:
+        gaussian_diag.tile_log_prob(X, start, stop, means, prec_chol, log_norm, xc, y, logp)
+
+
+@kernel()
+def _tile_moments(xc, n_rows, resp, sx, sxx):
+    if sxx.ndim == 2:
+        gaussian_full.tile_moments(xc, n_rows, resp, sx, sxx)
+    else:
+        gaussian_diag.tile_moments(xc, n_rows, resp, sx, sxx)
+
+
+@kernel()
+def _chunk_stats(X, sample_weight, start, stop, means, prec_chol, log_norm, mode, nk, sx, sxx):
+    """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their log-likelihood."""
+    n_components, n_features = means.shape
+    weighted = sample_weight.shape[0] > 0
+    nk[:] = 0.0
+    sx[:] = 0.0
+    sxx[:] = 0.0
+    xc = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
+    y = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
+    logp = np.empty((TILE_ROWS, n_components))
+    resp = np.empty(TILE_ROWS)
+    loglik = 0.0
+    for tile_start in range(start, stop, TILE_ROWS):
+        tile_stop = min(tile_start + TILE_ROWS, stop)
+        n_rows = tile_stop - tile_start
+        _tile_log_prob(X, tile_start, tile_stop, means, prec_chol, log_norm, xc, y, logp)
+        for i in range(n_rows):
+            w = sample_weight[tile_start + i] if weighted else 1.0
+            loglik += w * normalise_row(logp[i], mode)
+            if weighted:
+                for k in range(n_components):
+                    logp[i, k] *= w
+        for k in range(n_components):
+            total = 0.0
+            for i in range(n_rows):
+                resp[i] = logp[i, k]
+                total += resp[i]
+            if total == 0.0:
+                continue  # nothing to add: skip centring and the moments
+            nk[k] += total
+            gaussian_full.centre_tile(X, tile_start, tile_stop, means[k], xc)
+            _tile_moments(xc, n_rows, resp, sx[k], sxx[k])
+    return loglik
+
+
+@kernel()
+def _add_partials(count, part_loglik, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx):
+    """Add the first ``count`` chunks' statistics into the outputs, in chunk order."""
+    loglik = 0.0
+    for c in range(count):
+        loglik += part_loglik[c]
+        out_nk += part_nk[c]
+        out_sx += part_sx[c]
+        out_sxx += part_sxx[c]
+    return loglik
+
+
+@kernel(parallel=True)
+def accumulate_gaussian(X, sample_weight, means, prec_chol, log_norm, mode, out_nk, out_sx, out_sxx):
+    """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``; return the log-likelihood.
+
+    sample_weight : (N,) float64, or (0,) for unit weights.
+    mode : MODE_SOFT (posterior weights) or MODE_HARD (argmax).
+    out_nk : (K,) float64, sum of weights per component.
+    out_sx : (K, D) float64, sum of w * r * (x - means[k]).
+    out_sxx : (K, D, D) full or (K, D) diag float64, sum of w * r * (x - means[k])^2 terms.
+    Returns sum of w * log p(x) (soft) or sum of w * max_k log(pi_k p_k(x)) (hard).
+    """
+    n_rows = X.shape[0]
+    n_components = means.shape[0]
+    n_chunks = n_chunks_of(n_rows)
+    group = group_size(n_chunks, out_nk.size + out_sx.size + out_sxx.size + 1)
+    part_loglik = np.empty(group)
+    part_nk = np.empty((group,) + out_nk.shape)
+    part_sx = np.empty((group,) + out_sx.shape)
+    part_sxx = np.empty((group,) + out_sxx.shape)
+    loglik = 0.0
+    for first in range(0, n_chunks, group):
+        count = min(group, n_chunks - first)
+        for c in prange(count):
+            start, stop = chunk_bounds(first + c, n_rows)
+            part_loglik[c] = _chunk_stats(
+                X, sample_weight, start, stop, means, prec_chol, log_norm, mode,
+                part_nk[c], part_sx[c], part_sxx[c],
+            )
+        loglik += _add_partials(
+            count, part_loglik, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx
+        )
+    if out_sxx.ndim == 3:  # only the upper triangles were accumulated
+        for k in range(n_components):
+            for j in range(out_sxx.shape[1]):
+                for d in range(j):
+                    out_sxx[k, j, d] = out_sxx[k, d, j]
+    return loglik
+
+
+@kernel(parallel=True)
+def posterior_gaussian(X, means, prec_chol, log_norm, out_resp, out_log_prob, out_label):
+    """Per-point outputs; each is filled only when its length is not zero.
+
+    out_resp : (N, K) float64 responsibilities, or (0, 0).
+    out_log_prob : (N,) float64 log p(x), or (0,).
+    out_label : (N,) int64 most probable component, or (0,).
+    """
+    n_rows = X.shape[0]
+    n_components, n_features = means.shape
+    want_resp = out_resp.shape[0] > 0
+    want_log_prob = out_log_prob.shape[0] > 0
+    want_label = out_label.shape[0] > 0
+    for c in prange(n_chunks_of(n_rows)):
+        start, stop = chunk_bounds(c, n_rows)
+        xc = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
+        y = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
+        logp = np.empty((TILE_ROWS, n_components))
+        for tile_start in range(start, stop, TILE_ROWS):
+            tile_stop = min(tile_start + TILE_ROWS, stop)
+            _tile_log_prob(X, tile_start, tile_stop, means, prec_chol, log_norm, xc, y, logp)
+            for i in range(tile_stop - tile_start):
+                row = tile_start + i
+                if want_label:
+                    best = 0
+                    for k in range(1, n_components):
+                        if logp[i, k] > logp[i, best]:
+                            best = k
+                    out_label[row] = best
+                log_prob = normalise_row(logp[i], MODE_SOFT)
+                if want_log_prob:
+                    out_log_prob[row] = log_prob
+                if want_resp:
+                    for k in range(n_components):
+                        out_resp[row, k] = logp[i, k]

@@ -1,0 +1,155 @@
+"""Input checks with messages that say what is wrong, where, and how to fix it.
+
+Arrays are returned as C-contiguous float32 or float64 without copying when they
+already are; anything else is converted once (integers and booleans to float64).
+User arrays are never written to.
+"""
+
+import numbers
+
+import numpy as np
+
+from .exceptions import NotFittedError
+
+
+def check_is_fitted(estimator):
+    if not hasattr(estimator, "means_"):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator."
+        )
+
+
+def _is_sparse(X):
+    return type(X).__module__.startswith("scipy.sparse")
+
+
+def check_data(X, name="X", n_features=None, estimator_name="the estimator", min_samples=1):
+    """Return ``X`` as a C-contiguous 2-D float32/float64 array with finite values."""
+    if _is_sparse(X):
+        raise TypeError(
+            f"{name} is a scipy.sparse matrix; sparse input is not supported by "
+            f"{estimator_name}. Pass a dense array ({name}.toarray())."
+        )
+    array = np.asarray(X)
+    if array.dtype.kind == "O":
+        array = array.astype(np.float64)  # float() says which element is not a number
+    if array.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {array.dtype}.")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} has dtype {array.dtype}; fastem fits numeric data. Convert it with "
+            f"{name}.astype(np.float64)."
+        )
+    if array.ndim != 2:
+        hint = ""
+        if array.ndim == 1:
+            hint = (
+                f" Reshape your data either using {name}.reshape(-1, 1) if it has a single "
+                f"feature or {name}.reshape(1, -1) if it contains a single sample."
+            )
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features); got a "
+            f"{array.ndim}-D array of shape {array.shape}.{hint}"
+        )
+    if array.shape[0] < min_samples:
+        raise ValueError(
+            f"Found array with {array.shape[0]} sample(s) (shape={array.shape}) while a "
+            f"minimum of {min_samples} is required."
+        )
+    if array.shape[1] < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 is required."
+        )
+    if n_features is not None and array.shape[1] != n_features:
+        raise ValueError(
+            f"X has {array.shape[1]} features, but {estimator_name} is expecting "
+            f"{n_features} features as input."
+        )
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    array = np.ascontiguousarray(array)
+    _check_finite(array, name)
+    return array
+
+
+def _check_finite(array, name):
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        where = f"row {bad[0][0]}" + (f", column {bad[0][1]}" if array.ndim == 2 else "")
+        raise ValueError(
+            f"{name} contains {len(bad)} non-finite value(s) (NaN or inf; first at {where}); "
+            "remove or impute them."
+        )
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Return float64 weights of shape (n_samples,), or None for unit weights."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    weights = np.asarray(sample_weight)
+    if weights.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight has dtype {weights.dtype}; it must be numeric.")
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},) to match X; got shape {weights.shape}."
+        )
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    _check_finite(weights, "sample_weight")
+    if (weights < 0).any():
+        first = int(np.flatnonzero(weights < 0)[0])
+        raise ValueError(
+            f"sample_weight must be non-negative; sample_weight[{first}] = {weights[first]}."
+        )
+    if weights.sum() <= 0:
+        raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight.")
+    return weights
+
+
+def check_int(value, name, owner, low, high=None):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise _range_error(value, name, owner, "an int", low, high)
+    if value < low or (high is not None and value > high):
+        raise _range_error(value, name, owner, "an int", low, high)
+    return int(value)
+
+
+def check_float(value, name, owner, low, high=None, low_open=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise _range_error(value, name, owner, "a float", low, high, low_open)
+    if (value <= low if low_open else value < low) or (high is not None and value > high):
+        raise _range_error(value, name, owner, "a float", low, high, low_open)
+    return float(value)
+
+
+def _range_error(value, name, owner, kind, low, high, low_open=False):
+    interval = f"{'(' if low_open else '['}{low}, {'inf)' if high is None else f'{high}]'}"
+    return ValueError(
+        f"The '{name}' parameter of {owner} must be {kind} in the range {interval}. "
+        f"Got {value!r} instead."
+    )
+
+
+def check_option(value, name, owner, options):
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(o) for o in options)
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be one of {listed}. Got {value!r} instead."
+        )
+    return value
+
+
+def check_random_state(seed):
+    """A RandomState from None (NumPy's global one), an int, or a RandomState."""
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(
+        f"random_state must be None, an int or a numpy.random.RandomState; got {seed!r}."
+    )

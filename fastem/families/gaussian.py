@@ -1,0 +1,218 @@
+"""The Gaussian family: parameters, M-step, binding to the Numba kernels, sampling."""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._kernels._jit import MODE_SOFT
+from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
+from ..exceptions import ComponentError
+from ..stats import GaussianStats
+
+COVARIANCE_TYPES = ("full", "diag")
+
+_EMPTY_WEIGHTS = np.empty(0)
+
+
+@dataclass(frozen=True)
+class GaussianParams:
+    """Parameters of a Gaussian mixture (float64).
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray of shape (n_components, n_features, n_features) or (n_components, n_features)
+    precisions_cholesky : ndarray, same shape as ``covariances``
+        Upper-triangular ``U`` with ``precision = U @ U.T`` (full), or ``1 / sqrt(variance)`` (diag).
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+    @property
+    def covariance_type(self):
+        return "full" if self.precisions_cholesky.ndim == 3 else "diag"
+
+    @property
+    def precisions(self):
+        pc = self.precisions_cholesky
+        if pc.ndim == 3:
+            return pc @ pc.transpose(0, 2, 1)
+        return pc**2
+
+
+def _eye_like(n_components, n_features):
+    return np.broadcast_to(np.eye(n_features), (n_components, n_features, n_features))
+
+
+def _upper_inverse_transpose(chol):
+    """``inv(chol).T`` for a stack of lower Cholesky factors: the upper precision factor."""
+    return np.linalg.solve(chol, _eye_like(*chol.shape[:2])).transpose(0, 2, 1)
+
+
+def _cholesky_per_component(matrices, what, reg_covar):
+    """Lower Cholesky factors; names the first component that is not positive definite."""
+    try:
+        chol = np.linalg.cholesky(matrices)
+        finite = np.isfinite(chol).all(axis=(1, 2))
+        if finite.all():
+            return chol
+        raise ComponentError(_not_pd_message(np.flatnonzero(~finite)[0], what, reg_covar))
+    except np.linalg.LinAlgError:
+        pass
+    for k, matrix in enumerate(matrices):
+        try:
+            np.linalg.cholesky(matrix)
+        except np.linalg.LinAlgError:
+            raise ComponentError(_not_pd_message(k, what, reg_covar)) from None
+    raise AssertionError("a batched Cholesky failed but no single component did")
+
+
+def _not_pd_message(k, what, reg_covar):
+    if what == "precisions_init":
+        return f"precisions_init[{k}] is not symmetric positive definite."
+    return (
+        f"Component {k} has a covariance that is not positive definite (the component "
+        f"collapsed onto too few distinct points). Increase reg_covar (now {reg_covar:g}), "
+        "lower n_components, or rescale the data."
+    )
+
+
+class GaussianFamily:
+    """Gaussian mixture components with ``covariance_type`` "full" or "diag".
+
+    Parameters
+    ----------
+    covariance_type : {"full", "diag"}
+    reg_covar : float
+        Added to the diagonal of every covariance in the M-step.
+    """
+
+    name = "gaussian"
+
+    def __init__(self, covariance_type, reg_covar):
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+
+    # -- E-step ---------------------------------------------------------------------
+    def _kernel_args(self, params, dtype):
+        log_norm = (
+            np.log(params.weights)
+            + self.log_det_precisions_cholesky(params.precisions_cholesky)
+            - 0.5 * params.means.shape[1] * math.log(2 * math.pi)
+        )
+        means = np.ascontiguousarray(params.means, dtype=dtype)
+        prec_chol = np.ascontiguousarray(params.precisions_cholesky, dtype=dtype)
+        return means, prec_chol, log_norm
+
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT):
+        """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``."""
+        means, prec_chol, log_norm = self._kernel_args(params, X.dtype)
+        stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
+        weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+        loglik = accumulate_gaussian(
+            X, weights, means, prec_chol, log_norm, mode, stats.nk, stats.sx, stats.sxx
+        )
+        total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, total)
+
+    def posterior(self, X, params, resp=False, log_prob=False, label=False):
+        """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
+        means, prec_chol, log_norm = self._kernel_args(params, X.dtype)
+        n_rows, n_components = X.shape[0], means.shape[0]
+        out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
+        out_log_prob = np.empty(n_rows if log_prob else 0)
+        out_label = np.empty(n_rows if label else 0, dtype=np.int64)
+        posterior_gaussian(X, means, prec_chol, log_norm, out_resp, out_log_prob, out_label)
+        return (
+            out_resp if resp else None,
+            out_log_prob if log_prob else None,
+            out_label if label else None,
+        )
+
+    # -- M-step ---------------------------------------------------------------------
+    def m_step(self, stats):
+        """Maximum-likelihood parameters from ``stats`` (weights, means, covariances + reg_covar)."""
+        nk = stats.nk + 10 * np.finfo(np.float64).eps  # keeps empty components finite
+        offset = stats.sx / nk[:, None]
+        means = stats.shift + offset
+        if self.covariance_type == "full":
+            covariances = stats.sxx / nk[:, None, None] - offset[:, :, None] * offset[:, None, :]
+            covariances = 0.5 * (covariances + covariances.transpose(0, 2, 1))
+            n_features = means.shape[1]
+            covariances[:, np.arange(n_features), np.arange(n_features)] += self.reg_covar
+        else:
+            covariances = stats.sxx / nk[:, None] - offset**2 + self.reg_covar
+        return GaussianParams(
+            weights=nk / nk.sum(),
+            means=means,
+            covariances=covariances,
+            precisions_cholesky=self.precisions_cholesky_from_covariances(covariances),
+        )
+
+    # -- conversions ----------------------------------------------------------------
+    def precisions_cholesky_from_covariances(self, covariances):
+        if self.covariance_type == "full":
+            chol = _cholesky_per_component(covariances, "covariance", self.reg_covar)
+            return _upper_inverse_transpose(chol)
+        bad = np.flatnonzero(~(covariances > 0).all(axis=1))
+        if bad.size:
+            raise ComponentError(_not_pd_message(bad[0], "covariance", self.reg_covar))
+        return 1.0 / np.sqrt(covariances)
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        """Upper factors ``U`` with ``precisions = U @ U.T`` (via the exchange matrix J:
+        the lower Cholesky factor of ``J P J``, flipped back, is upper triangular)."""
+        if self.covariance_type == "full":
+            flipped = precisions[:, ::-1, ::-1]
+            chol = _cholesky_per_component(flipped, "precisions_init", self.reg_covar)
+            return np.ascontiguousarray(chol[:, ::-1, ::-1])
+        return np.sqrt(precisions)
+
+    def covariances_from_precisions_cholesky(self, prec_chol):
+        if self.covariance_type == "full":
+            inv_upper = np.linalg.solve(prec_chol, _eye_like(*prec_chol.shape[:2]))
+            return inv_upper.transpose(0, 2, 1) @ inv_upper
+        return 1.0 / prec_chol**2
+
+    def identity_params(self, means):
+        """Equal weights, the given means and unit covariances (used by k-means)."""
+        n_components, n_features = means.shape
+        if self.covariance_type == "full":
+            unit = np.array(_eye_like(n_components, n_features))
+        else:
+            unit = np.ones((n_components, n_features))
+        return GaussianParams(np.full(n_components, 1.0 / n_components), means, unit, unit.copy())
+
+    @staticmethod
+    def log_det_precisions_cholesky(prec_chol):
+        if prec_chol.ndim == 3:
+            return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+        return np.log(prec_chol).sum(axis=1)
+
+    # -- model size and sampling ----------------------------------------------------
+    def n_parameters(self, params):
+        n_components, n_features = params.means.shape
+        if self.covariance_type == "full":
+            cov_params = n_components * n_features * (n_features + 1) // 2
+        else:
+            cov_params = n_components * n_features
+        return cov_params + n_components * n_features + n_components - 1
+
+    def sample(self, params, n_samples, rng):
+        """``n_samples`` draws and their component labels, using the RandomState ``rng``."""
+        counts = rng.multinomial(n_samples, params.weights)
+        n_features = params.means.shape[1]
+        blocks = []
+        for k, count in enumerate(counts):
+            z = rng.standard_normal(size=(count, n_features))
+            if self.covariance_type == "full":
+                blocks.append(params.means[k] + z @ np.linalg.cholesky(params.covariances[k]).T)
+            else:
+                blocks.append(params.means[k] + z * np.sqrt(params.covariances[k]))
+        labels = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        return np.vstack(blocks), labels

@@ -1,0 +1,128 @@
+"""Starting parameters: k-means (seeded by k-means++), k-means++, random, random_from_data.
+
+Every method ends the same way: it produces E-step statistics from an assignment of the
+points to components and the family's M-step turns them into parameters, as
+scikit-learn's GaussianMixture does with its initial responsibilities.
+"""
+
+import math
+
+import numpy as np
+
+from ._kernels._jit import MODE_HARD, limit_threads
+from ._kernels.seeding import squared_distances
+from .families.gaussian import GaussianFamily
+from .stats import GaussianStats
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+_RANDOM_BLOCK_ROWS = 4096
+
+
+def kmeans_plusplus(X, n_clusters, rng, sample_weight=None, n_threads=None):
+    """Row indices of ``n_clusters`` seeds chosen by greedy k-means++.
+
+    Each new seed is the best (lowest potential) of ``2 + floor(log K)`` candidates drawn
+    with probability proportional to the weighted squared distance to the closest seed
+    (Arthur & Vassilvitskii 2007, with the greedy trials of scikit-learn).
+    """
+    n_samples = X.shape[0]
+    weights = np.ones(n_samples) if sample_weight is None else sample_weight
+    n_trials = 2 + int(math.log(n_clusters))
+    indices = np.empty(n_clusters, dtype=np.int64)
+    with limit_threads(n_threads):
+        indices[0] = rng.choice(n_samples, p=weights / weights.sum())
+        closest = np.empty((1, n_samples))
+        squared_distances(X, X[indices[:1]].astype(np.float64), closest)
+        closest = closest[0]
+        potential = closest @ weights
+        for c in range(1, n_clusters):
+            cumulative = np.cumsum(weights * closest)
+            draws = rng.uniform(size=n_trials) * potential
+            candidates = np.minimum(np.searchsorted(cumulative, draws), n_samples - 1)
+            distances = np.empty((n_trials, n_samples))
+            squared_distances(X, X[candidates].astype(np.float64), distances)
+            np.minimum(distances, closest, out=distances)
+            potentials = distances @ weights
+            best = int(np.argmin(potentials))
+            indices[c] = candidates[best]
+            closest, potential = distances[best], potentials[best]
+    return indices
+
+
+def kmeans(source, n_clusters, rng, max_iter=300, tol=1e-4):
+    """Lloyd's k-means as hard EM with unit diagonal covariances; returns the centres (K, D).
+
+    Seeds come from k-means++.  The loop stops when the centres move by less than
+    ``tol`` times the mean feature variance (summed squared shift), or after ``max_iter``
+    passes; an empty cluster keeps its previous centre.
+    """
+    X, weights = source.X, source.sample_weight
+    family = GaussianFamily("diag", reg_covar=0.0)
+    centres = X[kmeans_plusplus(X, n_clusters, rng, weights, source.n_threads)].astype(np.float64)
+    threshold = tol * _mean_variance(source, family)
+    for _ in range(max_iter):
+        stats = source.estep(family, family.identity_params(centres), MODE_HARD)
+        filled = stats.nk > 0
+        moved = centres.copy()
+        moved[filled] = stats.shift[filled] + stats.sx[filled] / stats.nk[filled, None]
+        shift = float(((moved - centres) ** 2).sum())
+        centres = moved
+        if shift <= threshold:
+            break
+    return centres
+
+
+def _mean_variance(source, diag_family):
+    """Mean over features of the (weighted) variance, from one pass about the first row."""
+    stats = source.estep(diag_family, diag_family.identity_params(source.X[:1].astype(np.float64)), MODE_HARD)
+    mean_offset = stats.sx[0] / stats.nk[0]
+    return float((stats.sxx[0] / stats.nk[0] - mean_offset**2).mean())
+
+
+def _random_resp_stats(X, sample_weight, n_components, covariance_type, rng):
+    """Statistics of uniformly random responsibilities, drawn a block of rows at a time
+    (the same numbers as one (N, K) draw, without holding N x K)."""
+    shift = np.tile(np.average(X, axis=0, weights=sample_weight), (n_components, 1))
+    stats = GaussianStats.zeros(shift, covariance_type)
+    nk, sx, sxx = stats.nk, stats.sx, stats.sxx
+    for start in range(0, X.shape[0], _RANDOM_BLOCK_ROWS):
+        stop = min(start + _RANDOM_BLOCK_ROWS, X.shape[0])
+        resp = rng.uniform(size=(stop - start, n_components))
+        resp /= resp.sum(axis=1, keepdims=True)
+        if sample_weight is not None:
+            resp *= sample_weight[start:stop, None]
+        centred = X[start:stop].astype(np.float64) - shift[0]
+        nk += resp.sum(axis=0)
+        sx += resp.T @ centred
+        if covariance_type == "full":
+            for k in range(n_components):
+                sxx[k] += (resp[:, k, None] * centred).T @ centred
+        else:
+            sxx += resp.T @ centred**2
+    return GaussianStats(nk, sx, sxx, shift, 0.0, float(nk.sum()))
+
+
+def _point_stats(X, indices, covariance_type):
+    """Statistics that put each component on one data point (unit weight, no spread)."""
+    shift = X[indices].astype(np.float64)
+    stats = GaussianStats.zeros(shift, covariance_type)
+    return GaussianStats(np.ones(len(indices)), stats.sx, stats.sxx, shift, 0.0, float(len(indices)))
+
+
+def initial_params(source, family, n_components, init_params, rng):
+    """Data-driven starting parameters for ``family`` by method ``init_params``."""
+    X, weights = source.X, source.sample_weight
+    covariance_type = family.covariance_type
+    if init_params == "kmeans":
+        centres = kmeans(source, n_components, rng)
+        stats = source.estep(family, family.identity_params(centres), MODE_HARD)
+    elif init_params == "k-means++":
+        stats = _point_stats(X, kmeans_plusplus(X, n_components, rng, weights, source.n_threads), covariance_type)
+    elif init_params == "random_from_data":
+        stats = _point_stats(X, rng.choice(X.shape[0], size=n_components, replace=False), covariance_type)
+    elif init_params == "random":
+        stats = _random_resp_stats(X, weights, n_components, covariance_type, rng)
+    else:  # validated by the estimator; kept for direct callers
+        raise ValueError(f"init_params must be one of {INIT_METHODS}; got {init_params!r}.")
+    return family.m_step(stats)

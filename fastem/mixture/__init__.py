@@ -1,0 +1,5 @@
+"""scikit-learn-compatible mixture estimators."""
+
+from ._gaussian import GaussianMixture
+
+__all__ = ["GaussianMixture"]

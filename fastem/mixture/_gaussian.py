@@ -1,0 +1,361 @@
+"""GaussianMixture: scikit-learn's estimator, fitted by fastem's kernels."""
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from .._validation import (
+    check_data,
+    check_float,
+    check_int,
+    check_is_fitted,
+    check_option,
+    check_random_state,
+    check_sample_weight,
+)
+from ..data import ArraySource
+from ..em import ConvergenceMonitor, fit_em
+from ..exceptions import ConvergenceWarning
+from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily, GaussianParams
+from ..init import INIT_METHODS, initial_params
+from ._base import EstimatorBase
+
+_FITTED_ATTRIBUTES = (
+    "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+    "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
+)
+
+
+class GaussianMixture(EstimatorBase):
+    """Gaussian mixture model fitted by Expectation-Maximization.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, fitted attributes and methods, plus ``sample_weight`` in :meth:`fit`
+    and ``n_threads``.  Each EM iteration is one parallel Numba pass over ``X`` that
+    accumulates the sufficient statistics without forming an (n_samples, n_components)
+    array; float32 data is processed in float32 with float64 accumulators.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "diag"}, default="full"
+        "full": each component has its own covariance matrix; "diag": its own diagonal
+        covariance.  ("spherical" and "tied" are not available yet.)
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood per sample changes by less than ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of each covariance so that it stays positive definite.
+    max_iter : int, default=100
+        Most EM iterations per initialisation.
+    n_init : int, default=1
+        Initialisations tried; the one with the best final lower bound is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How the starting parameters are found (k-means is fastem's own Numba k-means
+        seeded by k-means++).
+    weights_init, means_init, precisions_init : array-like, default=None
+        User-given starting weights (n_components,), means (n_components, n_features)
+        and precisions ((n_components, n_features, n_features) for "full",
+        (n_components, n_features) for "diag"); each one given replaces its part of the
+        data-driven start.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and :meth:`sample`.
+    warm_start : bool, default=False
+        If True, a fit after a fit starts from the fitted parameters (``n_init`` is
+        ignored).
+    verbose : int, default=0
+        1 prints a line per initialisation, 2 also prints iteration progress.
+    verbose_interval : int, default=10
+        Iterations between progress lines.
+    n_threads : int or None, default=None
+        Threads for the kernels; None uses Numba's default (all cores).  Results do
+        not depend on it.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray, (n_components, n_features, n_features) or (n_components, n_features)
+    precisions_ : ndarray, same shape as ``covariances_``
+    precisions_cholesky_ : ndarray, same shape as ``covariances_``
+        Upper-triangular ``U`` with ``precision = U @ U.T`` (full); ``1/sqrt(variance)`` (diag).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood per sample of the best run, at its last iteration.
+    lower_bounds_ : list of float
+        That value at every iteration of the best run.
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # -- fitting --------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM (``n_init`` starts, the best one kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 data is processed in float32; other numeric data as float64.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; a weight of 2 counts a row twice.
+
+        Returns
+        -------
+        self
+        """
+        try:
+            fitted = self._fit(X, sample_weight)
+        except BaseException:
+            self._forget_fit()
+            raise
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each row of ``X``."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _forget_fit(self):
+        for name in _FITTED_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+
+    def _checked_settings(self):
+        owner = type(self).__name__
+        return dict(
+            n_components=check_int(self.n_components, "n_components", owner, 1),
+            covariance_type=_check_covariance_type(self.covariance_type, owner),
+            tol=check_float(self.tol, "tol", owner, 0.0),
+            reg_covar=check_float(self.reg_covar, "reg_covar", owner, 0.0),
+            max_iter=check_int(self.max_iter, "max_iter", owner, 0),
+            n_init=check_int(self.n_init, "n_init", owner, 1),
+            init_params=check_option(self.init_params, "init_params", owner, INIT_METHODS),
+            verbose=check_int(self.verbose, "verbose", owner, 0),
+            verbose_interval=check_int(self.verbose_interval, "verbose_interval", owner, 1),
+            n_threads=None if self.n_threads is None else check_int(self.n_threads, "n_threads", owner, 1),
+        )
+
+    def _fit(self, X, sample_weight):
+        settings = self._checked_settings()
+        n_components = settings["n_components"]
+        warm = bool(self.warm_start) and hasattr(self, "means_")
+        X = check_data(
+            X, n_features=self.n_features_in_ if warm else None,
+            estimator_name=type(self).__name__, min_samples=2,
+        )
+        n_samples, n_features = X.shape
+        if n_samples < n_components:
+            raise ValueError(
+                f"X has {n_samples} samples but n_components={n_components}; a mixture "
+                "needs at least as many samples as components."
+            )
+        source = ArraySource(X, check_sample_weight(sample_weight, n_samples), settings["n_threads"])
+        family = GaussianFamily(settings["covariance_type"], settings["reg_covar"])
+        user_init = self._checked_user_init(family, n_components, n_features)
+        rng = check_random_state(self.random_state)
+
+        best = None
+        for trial in range(1 if warm else settings["n_init"]):
+            started = time.perf_counter()
+            if settings["verbose"]:
+                print(f"Initialization {trial}")
+            if warm:
+                params, previous = self._fitted_params(), self.lower_bound_
+            else:
+                params, previous = self._start(source, family, user_init, rng, settings), -math.inf
+            monitor = ConvergenceMonitor(
+                settings["tol"], settings["max_iter"], settings["verbose"],
+                settings["verbose_interval"], previous,
+            )
+            result = fit_em(source, family, params, monitor)
+            if settings["verbose"]:
+                state = "converged" if result.converged else "did not converge"
+                print(
+                    f"Initialization {state}. time lapse {time.perf_counter() - started:.5f}s\t "
+                    f"lower bound {result.lower_bound:.5f}"
+                )
+            if best is None or result.lower_bound > best.lower_bound:
+                best = result
+
+        if not best.converged and settings["max_iter"] > 0:
+            warnings.warn(
+                f"Best performing initialization did not converge in max_iter="
+                f"{settings['max_iter']} iterations (tol={settings['tol']:g}). Try different "
+                "init parameters, increase max_iter or tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        params = best.params
+        return dict(
+            weights_=params.weights,
+            means_=params.means,
+            covariances_=params.covariances,
+            precisions_=params.precisions,
+            precisions_cholesky_=params.precisions_cholesky,
+            converged_=best.converged,
+            n_iter_=best.n_iter,
+            lower_bound_=best.lower_bound,
+            lower_bounds_=list(best.lower_bounds),
+            n_features_in_=n_features,
+        )
+
+    def _start(self, source, family, user_init, rng, settings):
+        """Starting parameters: data-driven unless the user gave all three parts."""
+        weights, means, prec_chol = user_init
+        if weights is None or means is None or prec_chol is None:
+            data = initial_params(source, family, settings["n_components"], settings["init_params"], rng)
+            weights = data.weights if weights is None else weights
+            means = data.means if means is None else means
+            if prec_chol is None:
+                return GaussianParams(weights, means, data.covariances, data.precisions_cholesky)
+        covariances = family.covariances_from_precisions_cholesky(prec_chol)
+        return GaussianParams(weights, means, covariances, prec_chol)
+
+    def _checked_user_init(self, family, n_components, n_features):
+        """(weights, means, precisions_cholesky) from the *_init parameters, None where absent."""
+        weights = means = prec_chol = None
+        if self.weights_init is not None:
+            weights = _init_array(self.weights_init, "weights_init", (n_components,), "(n_components,)")
+            if (weights < 0).any() or (weights > 1).any():
+                raise ValueError(
+                    f"weights_init must lie in [0, 1]; got min {weights.min():.5g}, max {weights.max():.5g}."
+                )
+            if abs(weights.sum() - 1.0) > 1e-8:
+                raise ValueError(f"weights_init must sum to 1; got sum {weights.sum():.10g}.")
+        if self.means_init is not None:
+            means = _init_array(
+                self.means_init, "means_init", (n_components, n_features), "(n_components, n_features)"
+            )
+        if self.precisions_init is not None:
+            if family.covariance_type == "full":
+                shape, text = (n_components, n_features, n_features), "(n_components, n_features, n_features)"
+            else:
+                shape, text = (n_components, n_features), "(n_components, n_features)"
+            precisions = _init_array(self.precisions_init, "precisions_init", shape, text)
+            if family.covariance_type == "full":
+                asymmetric = ~np.isclose(precisions, precisions.transpose(0, 2, 1)).all(axis=(1, 2))
+                if asymmetric.any():
+                    raise ValueError(f"precisions_init[{np.flatnonzero(asymmetric)[0]}] is not symmetric.")
+            elif (precisions <= 0).any():
+                raise ValueError(
+                    f"precisions_init must be positive; component "
+                    f"{np.argwhere(precisions <= 0)[0][0]} has a value <= 0."
+                )
+            prec_chol = family.precisions_cholesky_from_precisions(precisions)
+        return weights, means, prec_chol
+
+    # -- using the fitted model -----------------------------------------------------
+    def _fitted_params(self):
+        return GaussianParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    def _posterior(self, X, **wanted):
+        check_is_fitted(self)
+        X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
+        params = self._fitted_params()
+        family = GaussianFamily(params.covariance_type, self.reg_covar)
+        return ArraySource(X, None, self.n_threads).posterior(family, params, **wanted)
+
+    def predict(self, X):
+        """Most probable component of each row of ``X``, shape (n_samples,)."""
+        return self._posterior(X, label=True)[2]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row, shape (n_samples, n_components)."""
+        return self._posterior(X, resp=True)[0]
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x)`` of each row of ``X``, shape (n_samples,)."""
+        return self._posterior(X, log_prob=True)[1]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood per sample of ``X`` (weighted by ``sample_weight`` if given)."""
+        log_prob = self.score_samples(X)
+        weights = check_sample_weight(sample_weight, log_prob.shape[0])
+        return float(np.average(log_prob, weights=weights))
+
+    def _n_parameters(self):
+        check_is_fitted(self)
+        params = self._fitted_params()
+        return GaussianFamily(params.covariance_type, self.reg_covar).n_parameters(params)
+
+    def bic(self, X):
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        n_samples = np.shape(X)[0]
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
+
+    def aic(self, X):
+        """Akaike information criterion on ``X`` (lower is better)."""
+        return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw ``n_samples`` points; returns ``(X, labels)``, seeded by ``random_state``."""
+        check_is_fitted(self)
+        n_samples = check_int(n_samples, "n_samples", "GaussianMixture.sample", 1)
+        params = self._fitted_params()
+        family = GaussianFamily(params.covariance_type, self.reg_covar)
+        return family.sample(params, n_samples, check_random_state(self.random_state))
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (.npz, readable with ``fastem.load``)."""
+        from ..persistence import save_model
+
+        save_model(self, path)
+
+
+def _check_covariance_type(value, owner):
+    if value in ("spherical", "tied"):
+        raise ValueError(
+            f"covariance_type={value!r} is not supported yet; {owner} supports "
+            f"{' and '.join(repr(t) for t in COVARIANCE_TYPES)}."
+        )
+    return check_option(value, "covariance_type", owner, COVARIANCE_TYPES)
+
+
+def _init_array(value, name, shape, shape_text):
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} has dtype {array.dtype}; it must be numeric.")
+    array = np.array(array, dtype=np.float64)  # a private copy: the user's array is never kept
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape_text} = {shape}; got shape {array.shape}.")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or inf.")
+    return array

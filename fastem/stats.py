@@ -1,0 +1,67 @@
+"""Additive sufficient statistics of the E-step.
+
+Statistics of two disjoint sets of rows, taken under the same parameters, add: that is
+what lets chunks, threads, Dask blocks and streams all reduce to one sum.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GaussianStats:
+    """E-step statistics of a Gaussian mixture, second moments about ``shift``.
+
+    Attributes
+    ----------
+    nk : ndarray of shape (n_components,)
+        Sum of sample weight times weight of the point for each component.
+    sx : ndarray of shape (n_components, n_features)
+        Sum of those weights times ``x - shift[k]``.
+    sxx : ndarray of shape (n_components, n_features, n_features) or (n_components, n_features)
+        Sum of those weights times ``(x - shift[k])`` outer itself (full) or squared (diag).
+    shift : ndarray of shape (n_components, n_features)
+        The point each component's moments are taken about (the means of the E-step),
+        so that data far from the origin does not lose its precision.
+    loglik : float
+        Sum of sample weight times the point's log-likelihood (soft) or the log of its
+        best weighted component density (hard).
+    weight : float
+        Sum of sample weights (the number of rows when unweighted).
+    """
+
+    nk: np.ndarray
+    sx: np.ndarray
+    sxx: np.ndarray
+    shift: np.ndarray
+    loglik: float
+    weight: float
+
+    @classmethod
+    def zeros(cls, shift, covariance_type):
+        """Empty statistics about ``shift`` (a float64 array of shape (K, D))."""
+        n_components, n_features = shift.shape
+        sxx_shape = (n_components, n_features)
+        if covariance_type == "full":
+            sxx_shape += (n_features,)
+        return cls(
+            nk=np.zeros(n_components),
+            sx=np.zeros((n_components, n_features)),
+            sxx=np.zeros(sxx_shape),
+            shift=shift,
+            loglik=0.0,
+            weight=0.0,
+        )
+
+    def __add__(self, other):
+        if not np.array_equal(self.shift, other.shift):
+            raise ValueError("Statistics about different shifts do not add; take both E-steps with the same parameters.")
+        return GaussianStats(
+            nk=self.nk + other.nk,
+            sx=self.sx + other.sx,
+            sxx=self.sxx + other.sxx,
+            shift=self.shift,
+            loglik=self.loglik + other.loglik,
+            weight=self.weight + other.weight,
+        )
