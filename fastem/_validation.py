@@ -9,12 +9,12 @@ import numbers
 
 import numpy as np
 
-from .exceptions import NotFittedError
+from .exceptions import not_fitted_error
 
 
 def check_is_fitted(estimator):
     if not hasattr(estimator, "means_"):
-        raise NotFittedError(
+        raise not_fitted_error(
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator."
         )

@@ -3,14 +3,16 @@
 One parallel pass over ``X`` computes each point's weighted log-densities, turns them
 into weights over components (soft or hard) and accumulates the sufficient statistics
 about a shift -- the component means the pass was run with -- so that data far from the
-origin keeps its precision.  The covariance type follows from ``prec_chol.ndim``
-(3: full ``(K, D, D)``, 2: diagonal ``(K, D)``); Numba resolves it at compile time.
+origin keeps its precision.  The covariance type follows from ``factors.ndim``
+(3: full, 2: diagonal); Numba resolves it at compile time.
 
 Arguments shared by the entry points
 ------------------------------------
 X : (N, D) float32 or float64, C-contiguous, read-only is fine.
-means, prec_chol : in X's dtype (the arithmetic of the densities runs in X's dtype).
-log_norm : (K,) float64, ``log weight_k + log det prec_chol_k - D/2 log(2 pi)``.
+means : (K, D) in X's dtype (the arithmetic of the densities runs in X's dtype).
+factors : in X's dtype.  Full: (K, D, D) lower-triangular ``L_k`` with
+    ``precision_k = L_k.T @ L_k``.  Diagonal: (K, D) ``sqrt(precision_k)``.
+log_norm : (K,) float64, ``log weight_k + log det L_k - D/2 log(2 pi)``.
 """
 
 import numpy as np
@@ -29,38 +31,37 @@ from ._jit import (
 
 
 @kernel()
-def _tile_log_prob(X, start, stop, means, prec_chol, log_norm, xc, y, logp):
-    if prec_chol.ndim == 3:
-        gaussian_full.tile_log_prob(X, start, stop, means, prec_chol, log_norm, xc, y, logp)
+def _tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
+    if factors.ndim == 3:
+        gaussian_full.tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp)
     else:
-        gaussian_diag.tile_log_prob(X, start, stop, means, prec_chol, log_norm, xc, y, logp)
+        gaussian_diag.tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp)
 
 
 @kernel()
-def _tile_moments(xc, n_rows, resp, sx, sxx):
-    if sxx.ndim == 2:
-        gaussian_full.tile_moments(xc, n_rows, resp, sx, sxx)
-    else:
-        gaussian_diag.tile_moments(xc, n_rows, resp, sx, sxx)
-
-
-@kernel()
-def _chunk_stats(X, sample_weight, start, stop, means, prec_chol, log_norm, mode, nk, sx, sxx):
+def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, nk, sx, sxx):
     """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their log-likelihood."""
     n_components, n_features = means.shape
+    full = factors.ndim == 3
     weighted = sample_weight.shape[0] > 0
     nk[:] = 0.0
     sx[:] = 0.0
     sxx[:] = 0.0
+    if full:  # padded upper-block accumulators, copied to sxx at the end
+        padded = gaussian_full.padded_features(n_features)
+        acc = np.zeros((n_components, padded, padded))
+        work = np.empty((2, padded, TILE_ROWS))
+    else:
+        acc = sxx
+        work = np.empty((0, 0, 0))
     xc = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
-    y = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
     logp = np.empty((TILE_ROWS, n_components))
-    resp = np.empty(TILE_ROWS)
+    resp = np.zeros(TILE_ROWS)
     loglik = 0.0
     for tile_start in range(start, stop, TILE_ROWS):
         tile_stop = min(tile_start + TILE_ROWS, stop)
         n_rows = tile_stop - tile_start
-        _tile_log_prob(X, tile_start, tile_stop, means, prec_chol, log_norm, xc, y, logp)
+        _tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
         for i in range(n_rows):
             w = sample_weight[tile_start + i] if weighted else 1.0
             loglik += w * normalise_row(logp[i], mode)
@@ -72,11 +73,20 @@ def _chunk_stats(X, sample_weight, start, stop, means, prec_chol, log_norm, mode
             for i in range(n_rows):
                 resp[i] = logp[i, k]
                 total += resp[i]
+            for i in range(n_rows, TILE_ROWS):
+                resp[i] = 0.0
             if total == 0.0:
-                continue  # nothing to add: skip centring and the moments
+                continue  # nothing to add for this component
             nk[k] += total
-            gaussian_full.centre_tile(X, tile_start, tile_stop, means[k], xc)
-            _tile_moments(xc, n_rows, resp, sx[k], sxx[k])
+            if full:
+                gaussian_full.tile_moments(X, tile_start, tile_stop, means[k], resp, sx[k], acc[k], work)
+            else:
+                gaussian_diag.tile_moments(X, tile_start, tile_stop, means[k], resp, sx[k], acc[k], work)
+    if full:
+        for k in range(n_components):
+            for j in range(n_features):
+                for d in range(j, n_features):
+                    sxx[k, j, d] = acc[k, j, d]
     return loglik
 
 
@@ -93,7 +103,7 @@ def _add_partials(count, part_loglik, part_nk, part_sx, part_sxx, out_nk, out_sx
 
 
 @kernel(parallel=True)
-def accumulate_gaussian(X, sample_weight, means, prec_chol, log_norm, mode, out_nk, out_sx, out_sxx):
+def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, out_nk, out_sx, out_sxx):
     """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``; return the log-likelihood.
 
     sample_weight : (N,) float64, or (0,) for unit weights.
@@ -117,7 +127,7 @@ def accumulate_gaussian(X, sample_weight, means, prec_chol, log_norm, mode, out_
         for c in prange(count):
             start, stop = chunk_bounds(first + c, n_rows)
             part_loglik[c] = _chunk_stats(
-                X, sample_weight, start, stop, means, prec_chol, log_norm, mode,
+                X, sample_weight, start, stop, means, factors, log_norm, mode,
                 part_nk[c], part_sx[c], part_sxx[c],
             )
         loglik += _add_partials(
@@ -132,7 +142,7 @@ def accumulate_gaussian(X, sample_weight, means, prec_chol, log_norm, mode, out_
 
 
 @kernel(parallel=True)
-def posterior_gaussian(X, means, prec_chol, log_norm, out_resp, out_log_prob, out_label):
+def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label):
     """Per-point outputs; each is filled only when its length is not zero.
 
     out_resp : (N, K) float64 responsibilities, or (0, 0).
@@ -147,11 +157,10 @@ def posterior_gaussian(X, means, prec_chol, log_norm, out_resp, out_log_prob, ou
     for c in prange(n_chunks_of(n_rows)):
         start, stop = chunk_bounds(c, n_rows)
         xc = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
-        y = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
         logp = np.empty((TILE_ROWS, n_components))
         for tile_start in range(start, stop, TILE_ROWS):
             tile_stop = min(tile_start + TILE_ROWS, stop)
-            _tile_log_prob(X, tile_start, tile_stop, means, prec_chol, log_norm, xc, y, logp)
+            _tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
             for i in range(tile_stop - tile_start):
                 row = tile_start + i
                 if want_label:

@@ -1,55 +1,106 @@
 """Tile-level pieces of the full-covariance Gaussian kernel.
 
-A component is held as its mean and the upper-triangular Cholesky factor ``U`` of its
-precision (``precision = U @ U.T``), so the Mahalanobis term is ``|(x - mean) @ U|^2``
-and no covariance is ever inverted.  Work is done on tiles of rows: the same ``U[j]``
-row is applied to every row of the tile while it sits in registers.
+A component is held as its mean and a lower-triangular factor ``L`` of its precision
+(``precision = L.T @ L``; ``L`` is the transpose of scikit-learn's upper
+``precisions_cholesky_``), so the Mahalanobis term is ``|L @ (x - mean)|^2`` and no
+covariance is ever inverted.
+
+Both loops are register-blocked small matrix products written out by hand: four rows
+of a tile share each row of ``L`` (log-densities), and 2 x 2 blocks of the second-moment
+matrix share each pass over a tile (moments).  Padding -- zero rows past the end of a
+tile, one zero feature when D is odd -- keeps every row on the same code path, so a
+row's result does not depend on where it sits in the data.
 """
 
-from ._jit import kernel
+from ._jit import TILE_ROWS, kernel
+
+ROW_BLOCK = 4  # rows of a tile that share one pass over L
 
 
 @kernel()
-def centre_tile(X, start, stop, mean, xc):
-    """xc[i] = X[start + i] - mean, in X's dtype."""
-    for i in range(stop - start):
-        for d in range(X.shape[1]):
-            xc[i, d] = X[start + i, d] - mean[d]
+def padded_features(n_features):
+    return n_features + (n_features & 1)
 
 
 @kernel()
-def tile_log_prob(X, start, stop, means, prec_chol, log_norm, xc, y, logp):
-    """logp[i, k] = log_norm[k] - |(X[start + i] - means[k]) @ prec_chol[k]|^2 / 2."""
+def tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
+    """logp[i, k] = log_norm[k] - |factors[k] @ (X[start + i] - means[k])|^2 / 2.
+
+    xc : (TILE_ROWS, D) work buffer in X's dtype.
+    """
     n_rows = stop - start
     n_features = X.shape[1]
     for k in range(means.shape[0]):
-        centre_tile(X, start, stop, means[k], xc)
-        upper = prec_chol[k]
-        for i in range(n_rows):
+        mean = means[k]
+        lower = factors[k]
+        for i in range(TILE_ROWS):
+            if i < n_rows:
+                for d in range(n_features):
+                    xc[i, d] = X[start + i, d] - mean[d]
+            else:
+                for d in range(n_features):
+                    xc[i, d] = 0.0
+        for i0 in range(0, n_rows, ROW_BLOCK):
+            s0 = s1 = s2 = s3 = 0.0
             for d in range(n_features):
-                y[i, d] = 0.0
-        for j in range(n_features):
-            for i in range(n_rows):
-                a = xc[i, j]
-                for d in range(j, n_features):
-                    y[i, d] += a * upper[j, d]
-        for i in range(n_rows):
-            s = 0.0
-            for d in range(n_features):
-                s += y[i, d] * y[i, d]
-            logp[i, k] = log_norm[k] - 0.5 * s
+                a0 = a1 = a2 = a3 = 0.0
+                for j in range(d + 1):
+                    f = lower[d, j]
+                    a0 += xc[i0, j] * f
+                    a1 += xc[i0 + 1, j] * f
+                    a2 += xc[i0 + 2, j] * f
+                    a3 += xc[i0 + 3, j] * f
+                s0 += a0 * a0
+                s1 += a1 * a1
+                s2 += a2 * a2
+                s3 += a3 * a3
+            logp[i0, k] = log_norm[k] - 0.5 * s0
+            logp[i0 + 1, k] = log_norm[k] - 0.5 * s1
+            logp[i0 + 2, k] = log_norm[k] - 0.5 * s2
+            logp[i0 + 3, k] = log_norm[k] - 0.5 * s3
 
 
 @kernel()
-def tile_moments(xc, n_rows, resp, sx, sxx):
-    """sx += resp @ xc; upper triangle of sxx += xc.T @ diag(resp) @ xc (float64)."""
-    n_features = xc.shape[1]
-    for i in range(n_rows):
+def tile_moments(X, start, stop, mean, resp, sx, acc, work):
+    """Add one component's first and second moments of a tile about ``mean``.
+
+    resp : (TILE_ROWS,) float64 weights of the rows (zero past ``stop``).
+    sx : (D,) float64, gets sum_i resp_i (x_i - mean).
+    acc : (Dp, Dp) float64 padded accumulator; its upper 2 x 2 blocks get
+        sum_i resp_i (x_i - mean)(x_i - mean)^T.
+    work : (2, Dp, TILE_ROWS) float64 buffer for the transposed centred tile.
+    """
+    n_rows = stop - start
+    n_features = X.shape[1]
+    padded = acc.shape[0]
+    xt = work[0]
+    wxt = work[1]
+    for i in range(TILE_ROWS):
         r = resp[i]
-        if r == 0.0:
-            continue
-        for j in range(n_features):
-            a = r * xc[i, j]
-            sx[j] += a
-            for d in range(j, n_features):
-                sxx[j, d] += a * xc[i, d]
+        for d in range(padded):
+            v = 0.0
+            if i < n_rows and d < n_features:
+                v = X[start + i, d] - mean[d]
+            xt[d, i] = v
+            wxt[d, i] = r * v
+    for d in range(n_features):
+        s = 0.0
+        for i in range(TILE_ROWS):
+            s += wxt[d, i]
+        sx[d] += s
+    for j in range(0, padded, 2):
+        for d in range(j, padded, 2):
+            a00 = a01 = a10 = a11 = 0.0
+            for i in range(TILE_ROWS):
+                w0 = wxt[j, i]
+                w1 = wxt[j + 1, i]
+                x0 = xt[d, i]
+                x1 = xt[d + 1, i]
+                a00 += w0 * x0
+                a01 += w0 * x1
+                a10 += w1 * x0
+                a11 += w1 * x1
+            acc[j, d] += a00
+            acc[j, d + 1] += a01
+            acc[j + 1, d] += a10
+            acc[j + 1, d + 1] += a11

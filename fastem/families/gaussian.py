@@ -106,28 +106,30 @@ class GaussianFamily:
             - 0.5 * params.means.shape[1] * math.log(2 * math.pi)
         )
         means = np.ascontiguousarray(params.means, dtype=dtype)
-        prec_chol = np.ascontiguousarray(params.precisions_cholesky, dtype=dtype)
-        return means, prec_chol, log_norm
+        factors = params.precisions_cholesky
+        if factors.ndim == 3:  # the kernel applies L = U.T row by row
+            factors = factors.transpose(0, 2, 1)
+        return means, np.ascontiguousarray(factors, dtype=dtype), log_norm
 
     def estep(self, X, sample_weight, params, mode=MODE_SOFT):
         """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``."""
-        means, prec_chol, log_norm = self._kernel_args(params, X.dtype)
+        means, factors, log_norm = self._kernel_args(params, X.dtype)
         stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         loglik = accumulate_gaussian(
-            X, weights, means, prec_chol, log_norm, mode, stats.nk, stats.sx, stats.sxx
+            X, weights, means, factors, log_norm, mode, stats.nk, stats.sx, stats.sxx
         )
         total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
         return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, total)
 
     def posterior(self, X, params, resp=False, log_prob=False, label=False):
         """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
-        means, prec_chol, log_norm = self._kernel_args(params, X.dtype)
+        means, factors, log_norm = self._kernel_args(params, X.dtype)
         n_rows, n_components = X.shape[0], means.shape[0]
         out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
         out_log_prob = np.empty(n_rows if log_prob else 0)
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
-        posterior_gaussian(X, means, prec_chol, log_norm, out_resp, out_log_prob, out_label)
+        posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label)
         return (
             out_resp if resp else None,
             out_log_prob if log_prob else None,
