@@ -21,6 +21,12 @@ CHUNK_ROWS = 1024
 # log-densities stay in the L1/L2 cache while every component is visited.
 TILE_ROWS = 32
 
+# A component whose weighted log-density is this far below a row's best has a
+# posterior below 2**-53 (half an ulp of the best term's 1.0): its exp is skipped and its
+# weight is 0, so the row's sum of exps is low by less than K * 2**-53 relative, and the
+# component's moments for that tile need not be formed at all.
+EXP_CUTOFF = 53 * np.log(2.0)
+
 # Soft posteriors (standard EM) or a hard argmax (classification EM, k-means).
 MODE_SOFT = 0
 MODE_HARD = 1
@@ -78,7 +84,8 @@ def normalise_row(logp, mode):
         return top
     total = 0.0
     for k in range(n_components):
-        logp[k] = np.exp(logp[k] - top)
+        gap = logp[k] - top
+        logp[k] = np.exp(gap) if gap > -EXP_CUTOFF else 0.0
         total += logp[k]
     inv = 1.0 / total
     for k in range(n_components):
