@@ -7,11 +7,14 @@ import time
 import numpy as np
 
 
+DEMO_WEIGHTS = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
+
+
 def _demo_data(n_samples, seed):
     """A 5-component, 4-feature Gaussian mixture with unequal shapes and weights."""
     rng = np.random.RandomState(seed)
-    weights = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
-    means = np.array([[0, 0, 0, 0], [6, 0, 2, 0], [0, 7, 0, 2], [6, 7, -3, 0], [3, 3, 6, 6]], float)
+    weights = DEMO_WEIGHTS
+    means = 1.5 * np.array([[0, 0, 0, 0], [6, 0, 2, 0], [0, 7, 0, 2], [6, 7, -3, 0], [3, 3, 6, 6]], float)
     counts = rng.multinomial(n_samples, weights)
     blocks = []
     for mean, count in zip(means, counts):
@@ -54,11 +57,11 @@ def _fit(X, n_components, covariance, args):
     return gm, time.perf_counter() - started
 
 
-def _add_fit_options(parser):
+def _add_fit_options(parser, n_init):
     parser.add_argument("--covariance", choices=["full", "diag"], default="full")
     parser.add_argument("--max-iter", type=int, default=100)
     parser.add_argument("--tol", type=float, default=1e-3)
-    parser.add_argument("--n-init", type=int, default=1)
+    parser.add_argument("--n-init", type=int, default=n_init, help="starts; the best is kept")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
 
@@ -69,12 +72,12 @@ def main(argv=None):
     demo = commands.add_parser("demo", help="fit a built-in generated data set")
     demo.add_argument("--n-samples", type=int, default=200_000)
     demo.add_argument("-k", "--n-components", type=int, default=5)
-    _add_fit_options(demo)
+    _add_fit_options(demo, n_init=3)
     fit = commands.add_parser("fit", help="fit a mixture to a .npy or .csv file")
     fit.add_argument("data", help="DATA.npy or DATA.csv, one row per sample")
     fit.add_argument("-k", "--n-components", type=int, required=True)
     fit.add_argument("--out", help="write the fitted model here (.npz)")
-    _add_fit_options(fit)
+    _add_fit_options(fit, n_init=1)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -89,6 +92,11 @@ def main(argv=None):
     gm, seconds = _fit(X, args.n_components, args.covariance, args)
     _print_model(gm)
     print(f"fit time: {seconds:.3f} s (includes Numba compilation on a cold cache)")
+    if args.command == "demo":
+        with np.printoptions(precision=3, suppress=True, linewidth=120):
+            print("the generating mixture:")
+            for weight, mean in zip(DEMO_WEIGHTS, true_means):
+                print(f"  weight {weight:.3f}  mean {mean}")
     if args.command == "fit" and args.out:
         gm.save(args.out)
         print(f"model written to {args.out}")
