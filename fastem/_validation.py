@@ -33,7 +33,13 @@ def check_data(X, name="X", n_features=None, estimator_name="the estimator", min
         )
     array = np.asarray(X)
     if array.dtype.kind == "O":
-        array = array.astype(np.float64)  # float() says which element is not a number
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:  # float() says which element is not a number
+            raise type(error)(
+                f"{name} has dtype object and holds a value that is not a number ({error}); "
+                "fastem fits numeric data."
+            ) from None
     if array.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {name} has dtype {array.dtype}.")
     if array.dtype.kind not in "fiub":

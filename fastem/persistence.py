@@ -30,7 +30,8 @@ def save_model(estimator, path):
         "fitted": {name: _plain(getattr(estimator, name)) for name in _SCALARS},
     }
     arrays.update({name: np.asarray(getattr(estimator, name)) for name in _ARRAYS})
-    np.savez(path, header=np.array(json.dumps(header)), **arrays)
+    with open(path, "wb") as handle:  # exactly this name: np.savez would append ".npz"
+        np.savez(handle, header=np.array(json.dumps(header)), **arrays)
 
 
 def _plain(value):
