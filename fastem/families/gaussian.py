@@ -50,8 +50,9 @@ def _eye_like(n_components, n_features):
 
 
 def _upper_inverse_transpose(chol):
-    """``inv(chol).T`` for a stack of lower Cholesky factors: the upper precision factor."""
-    return np.linalg.solve(chol, _eye_like(*chol.shape[:2])).transpose(0, 2, 1)
+    """``inv(chol).T`` for a stack of lower Cholesky factors: the upper precision factor
+    (``triu`` drops the rounding-level entries a general solve leaves below the diagonal)."""
+    return np.triu(np.linalg.solve(chol, _eye_like(*chol.shape[:2])).transpose(0, 2, 1))
 
 
 def _cholesky_per_component(matrices, what, reg_covar):

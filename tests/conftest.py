@@ -1,0 +1,67 @@
+"""Shared test helpers: random Gaussian-mixture problems and a thread-count context.
+
+Tests import the helpers directly (``from conftest import make_problem, n_threads``);
+pytest puts this directory on ``sys.path`` (there is no ``tests/__init__.py``).
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import reference
+
+from fastem._kernels._jit import limit_threads
+from fastem.families.gaussian import GaussianParams
+
+
+def make_problem(seed, n_samples, n_features, n_components, covariance_type,
+                 dtype=np.float64, offset=0.0):
+    """Data drawn from a random Gaussian mixture, and that mixture's parameters.
+
+    Weights in [0.5, 1.5] (normalised), means ~ N(offset, 2^2), covariances with
+    eigenvalues >= 0.5 (full: ``A A^T / D + I / 2``; diag: variances in [0.3, 2]), so the
+    components overlap and responsibilities are not all 0 or 1.  The same ``seed`` with
+    a different ``offset`` gives the same problem translated by ``offset`` (X computed in
+    float64, then cast to ``dtype``).
+
+    Returns
+    -------
+    X : ndarray (n_samples, n_features) of ``dtype``, C-contiguous
+    params : GaussianParams (float64), ``precisions_cholesky`` from the NumPy reference
+    """
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.5, 1.5, n_components)
+    weights /= weights.sum()
+    means = rng.normal(scale=2.0, size=(n_components, n_features))
+    if covariance_type == "full":
+        a = rng.normal(size=(n_components, n_features, n_features))
+        covariances = a @ a.transpose(0, 2, 1) / n_features + 0.5 * np.eye(n_features)
+        factors = np.linalg.cholesky(covariances)
+    elif covariance_type == "diag":
+        covariances = rng.uniform(0.3, 2.0, (n_components, n_features))
+        factors = np.sqrt(covariances)[:, :, None] * np.eye(n_features)
+    else:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}")
+    labels = rng.choice(n_components, size=n_samples, p=weights)
+    noise = rng.standard_normal((n_samples, n_features))
+    X = means[labels] + np.einsum("nij,nj->ni", factors[labels], noise)
+    params = GaussianParams(
+        weights=weights,
+        means=means + offset,
+        covariances=covariances,
+        precisions_cholesky=reference.precisions_cholesky_from_covariances(covariances),
+    )
+    return np.ascontiguousarray(X + offset, dtype=dtype), params
+
+
+def make_sample_weight(seed, n_samples):
+    """Float64 sample weights in [0.1, 3), except rows 3, 10, 17, ... weighted exactly 0."""
+    sample_weight = np.random.default_rng(seed).uniform(0.1, 3.0, n_samples)
+    sample_weight[3::7] = 0.0
+    return sample_weight
+
+
+@contextmanager
+def n_threads(k):
+    """Run the enclosed kernels on ``k`` Numba threads (restored afterwards)."""
+    with limit_threads(k):
+        yield

@@ -1,0 +1,379 @@
+"""The Numba kernels (through ``GaussianFamily``) against the plain-NumPy reference.
+
+Errors are measured as ``max|kernel - reference| / max|reference|`` over a whole array
+(``relative_error``): sx and resp have entries near zero that an element-wise rtol would
+judge by their own tiny size.  Every tolerance was measured (x86-64, 2 threads, numba 0.68,
+numpy 2.4) on this file's data and on 40 other seeds of the same problems, and set about
+10x above the worst value seen; the comments give "this data / 40 seeds".
+"""
+
+import re
+
+import numba
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.stats import multivariate_normal
+
+from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, TILE_ROWS
+from fastem._kernels.seeding import squared_distances
+from fastem.exceptions import ComponentError
+from fastem.families.gaussian import GaussianFamily, GaussianParams
+from fastem.stats import GaussianStats
+
+import reference
+from conftest import make_problem, make_sample_weight, n_threads
+
+COVARIANCE_TYPES = ["full", "diag"]
+DTYPES = [np.float32, np.float64]
+MODES = {"soft": MODE_SOFT, "hard": MODE_HARD}
+REG_COVAR = 1e-6
+
+# Kernel vs the float64 reference (float32: from the same float32 data; the kernel rounds
+# means and precision factors to float32 and computes the densities in float32).
+# Worst over the estep statistics and the posterior outputs (sx is the worst of them):
+#   float32: sx 1.1e-06 / 1.2e-06 (resp 2.9e-07 / 5.0e-07, log_prob 1.2e-07 / 1.6e-07)
+#   float64: sx 2.1e-15 / 6.1e-15 (resp 1.0e-15 / 2.8e-15, log_prob 2.6e-16 / 3.9e-16)
+RTOL = {np.float32: 1e-5, np.float64: 5e-14}
+
+# (n_samples, n_features, n_components), chosen around the fixed row partition.
+SHAPES = [
+    pytest.param(1, 1, 1, id="N1-D1-K1"),
+    pytest.param(7, 1, 3, id="D1"),
+    pytest.param(TILE_ROWS + 1, 5, 1, id="K1-tile+1"),
+    pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 999 rows
+    pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2149 rows
+]
+
+
+def relative_error(actual, desired):
+    actual, desired = np.asarray(actual, dtype=np.float64), np.asarray(desired, dtype=np.float64)
+    assert actual.shape == desired.shape
+    scale = np.abs(desired).max()
+    error = np.abs(actual - desired).max()
+    return error / scale if scale > 0 else error
+
+
+def assert_relative_close(actual, desired, rtol, what):
+    error = relative_error(actual, desired)
+    assert error <= rtol, f"{what}: relative error {error:.3g} > {rtol:.3g}"
+
+
+def seed_of(n_samples, n_features, n_components):
+    return n_samples + 100 * n_features + 10_000 * n_components
+
+
+def reference_estep(X, sample_weight, params, mode, shift=None):
+    return reference.estep(
+        X, sample_weight, params.weights, params.means, params.precisions_cholesky, mode, shift
+    )
+
+
+def as_gaussian_stats(stats):
+    return GaussianStats(*stats)
+
+
+# -- the reference itself ----------------------------------------------------------------
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_reference_log_density_matches_scipy(covariance_type):
+    X, params = make_problem(37, 50, 3, 2, covariance_type)
+
+    got = reference.weighted_log_prob(X, params.weights, params.means, params.precisions_cholesky)
+
+    for k in range(2):
+        cov = params.covariances[k]
+        cov = cov if covariance_type == "full" else np.diag(cov)
+        expected = np.log(params.weights[k]) + multivariate_normal(params.means[k], cov).logpdf(X)
+        assert_allclose(got[:, k], expected, rtol=1e-12)
+
+
+# -- E-step and per-point outputs against the reference ---------------------------------
+@pytest.mark.parametrize("n_samples, n_features, n_components", SHAPES)
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_estep_matches_reference(covariance_type, dtype, weighted, mode,
+                                 n_samples, n_features, n_components):
+    seed = seed_of(n_samples, n_features, n_components)
+    X, params = make_problem(seed, n_samples, n_features, n_components, covariance_type, dtype)
+    sample_weight = make_sample_weight(seed, n_samples) if weighted else None
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    stats = family.estep(X, sample_weight, params, MODES[mode])
+
+    # The moments are about the means the kernel ran with: rounded to X's dtype.
+    assert_array_equal(stats.shift, params.means.astype(dtype).astype(np.float64))
+    expected = reference_estep(X, sample_weight, params, mode, shift=stats.shift)
+    rtol = RTOL[dtype]
+    for name in ("nk", "sx", "sxx", "loglik"):
+        assert_relative_close(getattr(stats, name), getattr(expected, name), rtol, name)
+    assert stats.weight == expected.weight
+    if covariance_type == "full":
+        assert_array_equal(stats.sxx, stats.sxx.transpose(0, 2, 1))
+    # Unweighted hard weights are 0/1: the counts are integers and exact (the smallest gap
+    # between a point's two best components in this data is 4.0e-3, far above rounding).
+    if mode == "hard" and not weighted:
+        assert_array_equal(stats.nk, expected.nk)
+
+
+@pytest.mark.parametrize("n_samples, n_features, n_components", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_posterior_matches_reference(covariance_type, dtype, n_samples, n_features, n_components):
+    seed = seed_of(n_samples, n_features, n_components)
+    X, params = make_problem(seed, n_samples, n_features, n_components, covariance_type, dtype)
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    resp, log_prob, label = family.posterior(X, params, resp=True, log_prob=True, label=True)
+
+    expected_resp, expected_log_prob, expected_label = reference.posterior(
+        X, params.weights, params.means, params.precisions_cholesky
+    )
+    rtol = RTOL[dtype]
+    assert_relative_close(resp, expected_resp, rtol, "resp")
+    assert_relative_close(log_prob, expected_log_prob, rtol, "log_prob")
+    assert label.dtype == np.int64
+    assert_array_equal(label, expected_label)
+
+    # Asking for one output fills it exactly as asking for all of them does.
+    assert_array_equal(family.posterior(X, params, resp=True)[0], resp)
+    assert_array_equal(family.posterior(X, params, log_prob=True)[1], log_prob)
+    assert_array_equal(family.posterior(X, params, label=True)[2], label)
+    assert family.posterior(X, params, label=True)[:2] == (None, None)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_hard_mode_gives_ties_to_the_first_component(covariance_type):
+    X, params = make_problem(3, 300, 2, 2, covariance_type)
+    # Component 2 is an exact copy of component 0.
+    twice = GaussianParams(
+        *(np.concatenate([a, a[:1]]) for a in (params.weights, params.means,
+                                                params.covariances, params.precisions_cholesky))
+    )
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    stats = family.estep(X, None, twice, MODE_HARD)
+    resp, _, label = family.posterior(X, twice, resp=True, label=True)
+
+    assert stats.nk[2] == 0.0 and stats.nk[0] > 0
+    assert not np.any(stats.sx[2]) and not np.any(stats.sxx[2])
+    assert 0 < np.count_nonzero(label == 0) < 300 and not np.any(label == 2)
+    assert_array_equal(resp[:, 2], resp[:, 0])
+
+
+# -- properties of the partition --------------------------------------------------------
+@pytest.mark.parametrize("split", [CHUNK_ROWS, CHUNK_ROWS + TILE_ROWS // 2 + 3],
+                         ids=["at-chunk", "mid-tile"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_statistics_of_two_parts_add_up(covariance_type, dtype, split):
+    n_samples = 2 * CHUNK_ROWS + 3 * TILE_ROWS + 5
+    X, params = make_problem(11, n_samples, 3, 3, covariance_type, dtype)
+    sample_weight = make_sample_weight(11, n_samples)
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    whole = family.estep(X, sample_weight, params)
+    parts = (family.estep(X[:split], sample_weight[:split], params)
+             + family.estep(X[split:], sample_weight[split:], params))
+
+    # Only the order of the float64 sums differs: measured 8.5e-16 / 2.4e-15 (sx).
+    for name in ("nk", "sx", "sxx", "loglik", "weight"):
+        assert_relative_close(getattr(parts, name), getattr(whole, name), 2e-14, name)
+    assert_array_equal(parts.shift, whole.shift)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_results_do_not_depend_on_thread_count(covariance_type, dtype, mode):
+    n_samples = 3 * CHUNK_ROWS + 100
+    X, params = make_problem(5, n_samples, 3, 4, covariance_type, dtype)
+    sample_weight = make_sample_weight(5, n_samples)
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    results = []
+    for k in (1, 2):
+        with n_threads(k):
+            stats = family.estep(X, sample_weight, params, MODES[mode])
+            outputs = family.posterior(X, params, resp=True, log_prob=True, label=True)
+        results.append((stats, outputs))
+    (one, one_outputs), (two, two_outputs) = results
+
+    for name in ("nk", "sx", "sxx"):
+        assert_array_equal(getattr(one, name), getattr(two, name))  # bitwise
+    assert one.loglik == two.loglik
+    for a, b in zip(one_outputs, two_outputs):
+        assert_array_equal(a, b)
+
+
+# -- M-step -------------------------------------------------------------------------------
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_m_step_far_from_the_origin(covariance_type):
+    offset = 1e6
+    X, params = make_problem(7, 1500, 3, 3, covariance_type)
+    X_far, params_far = make_problem(7, 1500, 3, 3, covariance_type, offset=offset)
+    assert_array_equal(params_far.means, params.means + offset)
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    near = family.m_step(family.estep(X, None, params))
+    far = family.m_step(family.estep(X_far, None, params_far))
+
+    # X + 1e6 is itself rounded (by up to 6e-11), so the two problems differ slightly.
+    # Measured: covariances 1.5e-11 / 3.1e-11, weights 7.3e-12 / 2.3e-11 relative, means
+    # 8.4e-11 absolute (40 seeds).  Moments about the origin would be off by ~1e-3 here.
+    assert_relative_close(far.covariances, near.covariances, 3e-10, "covariances")
+    assert_allclose(far.means - offset, near.means, rtol=0, atol=1e-9)
+    assert_relative_close(far.weights, near.weights, 3e-10, "weights")
+
+
+@pytest.mark.parametrize("case", ["soft", "soft-weighted", "hard-empty-component"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_m_step_matches_reference(covariance_type, case):
+    X, params = make_problem(13, 500, 3, 3, covariance_type)
+    mode = "hard" if case.startswith("hard") else "soft"
+    if case == "hard-empty-component":  # no point has component 1 as its best
+        params = GaussianParams(params.weights, params.means + [[0], [100], [0]],
+                                params.covariances, params.precisions_cholesky)
+    sample_weight = make_sample_weight(13, 500) if case == "soft-weighted" else None
+    stats = reference_estep(X, sample_weight, params, mode)
+    resp, _ = reference.point_weights(X, params.weights, params.means,
+                                      params.precisions_cholesky, mode)
+    if case == "hard-empty-component":
+        assert stats.nk[1] == 0.0
+
+    got = GaussianFamily(covariance_type, REG_COVAR).m_step(as_gaussian_stats(stats))
+    expected = reference.m_step(X, resp, sample_weight, params.means, REG_COVAR, covariance_type)
+
+    # Moments vs two passes over the data: measured 1.2e-15 / 2.6e-15.
+    for name in expected._fields:
+        assert_relative_close(getattr(got, name), getattr(expected, name), 3e-14, name)
+    if case == "hard-empty-component":  # keeps its mean, gets reg_covar as covariance
+        assert_array_equal(got.means[1], params.means[1])
+        assert_array_equal(got.covariances[1], expected.covariances[1])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_em_iterations_match_reference_em(covariance_type):
+    X, params = make_problem(17, 800, 2, 3, covariance_type)
+    sample_weight = make_sample_weight(17, 800)
+    start = GaussianParams(params.weights[::-1].copy(), params.means + 0.5, params.covariances,
+                           params.precisions_cholesky)
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    history, current = [], start
+    for _ in range(6):
+        stats = family.estep(X, sample_weight, current)
+        history.append(stats.loglik / stats.weight)
+        current = family.m_step(stats)
+    expected, expected_history = reference.reference_em(
+        X, start.weights, start.means, start.covariances, 6, REG_COVAR, sample_weight
+    )
+
+    # Measured after 6 iterations: parameters 1.3e-15 / 3.7e-15, history 8.7e-16 / 2.3e-15.
+    assert_allclose(history, expected_history, rtol=3e-14)
+    assert np.all(np.diff(history) >= 0)
+    for name in expected._fields:
+        assert_relative_close(getattr(current, name), getattr(expected, name), 5e-14, name)
+
+
+# -- conversions and failures -----------------------------------------------------------
+def random_spd(rng, n_components, n_features):
+    a = rng.normal(size=(n_components, n_features, n_features))
+    return a @ a.transpose(0, 2, 1) + 0.1 * np.eye(n_features)
+
+
+@pytest.mark.parametrize("n_features", [1, 4])
+def test_full_precisions_cholesky_from_precisions_round_trips(n_features):
+    precisions = random_spd(np.random.default_rng(n_features), 3, n_features)
+    family = GaussianFamily("full", REG_COVAR)
+
+    upper = family.precisions_cholesky_from_precisions(precisions)
+
+    assert upper.shape == precisions.shape and upper.flags.c_contiguous
+    assert_array_equal(np.tril(upper, -1), 0.0)
+    assert np.all(np.diagonal(upper, axis1=1, axis2=2) > 0)
+    # Measured: U U^T 1.1e-16 / 2.2e-16; through an inverse 6.4e-15 / 6.4e-15.
+    assert_relative_close(upper @ upper.transpose(0, 2, 1), precisions, 3e-15, "U U^T")
+    assert_relative_close(family.covariances_from_precisions_cholesky(upper),
+                          np.linalg.inv(precisions), 1e-13, "covariances")
+
+
+def test_diag_precisions_cholesky_from_precisions_round_trips():
+    variances = np.random.default_rng(0).uniform(0.1, 5.0, (3, 4))
+    family = GaussianFamily("diag", REG_COVAR)
+
+    factors = family.precisions_cholesky_from_precisions(1 / variances)
+
+    # Measured 3.3e-16 / 3.3e-16.
+    assert_allclose(factors**-2, variances, rtol=5e-15)
+    assert_allclose(family.covariances_from_precisions_cholesky(factors), variances, rtol=5e-15)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_precisions_cholesky_from_covariances_matches_reference(covariance_type):
+    _, params = make_problem(19, 1, 4, 3, covariance_type)
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    got = family.precisions_cholesky_from_covariances(params.covariances)
+
+    # Measured: factors 0 / 0, covariances 2.4e-16 / 3.7e-16.
+    assert_relative_close(got, params.precisions_cholesky, 5e-15, "precisions_cholesky")
+    assert_relative_close(family.covariances_from_precisions_cholesky(got),
+                          params.covariances, 5e-15, "covariances")
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_not_positive_definite_covariance_names_the_component(covariance_type):
+    _, params = make_problem(23, 1, 2, 4, covariance_type)
+    covariances = params.covariances.copy()
+    if covariance_type == "full":  # eigenvalues -1 and 3; a zero matrix
+        covariances[1], covariances[3] = [[1.0, 2.0], [2.0, 1.0]], 0.0
+    else:
+        covariances[1, 0], covariances[3] = -1.0, 0.0
+    family = GaussianFamily(covariance_type, 1e-6)
+
+    msg = "Component 1 has a covariance that is not positive definite"
+    with pytest.raises(ComponentError, match=re.escape(msg)) as info:
+        family.precisions_cholesky_from_covariances(covariances)
+    assert "Increase reg_covar (now 1e-06)" in str(info.value)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_empty_component_without_reg_covar_names_the_component(covariance_type):
+    X, params = make_problem(29, 50, 3, 3, covariance_type)
+    resp = np.full((50, 3), 0.5)
+    resp[:, 2] = 0.0  # component 2 is empty: its covariance is exactly zero
+    nk, sx, sxx = reference.moments(X, resp, None, params.means, covariance_type)
+    stats = GaussianStats(nk, sx, sxx, params.means, loglik=0.0, weight=50.0)
+    family = GaussianFamily(covariance_type, reg_covar=0.0)
+
+    msg = "Component 2 has a covariance that is not positive definite"
+    with pytest.raises(ComponentError, match=re.escape(msg)) as info:
+        family.m_step(stats)
+    assert "Increase reg_covar (now 0)" in str(info.value)
+
+
+def test_not_positive_definite_precisions_init_names_the_component():
+    precisions = random_spd(np.random.default_rng(0), 3, 2)
+    precisions[1] = [[1.0, 2.0], [2.0, 1.0]]
+
+    msg = "precisions_init[1] is not symmetric positive definite."
+    with pytest.raises(ComponentError, match=re.escape(msg)):
+        GaussianFamily("full", REG_COVAR).precisions_cholesky_from_precisions(precisions)
+
+
+# -- k-means++ seeding ------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_squared_distances_match_numpy(dtype):
+    n_samples = 2 * CHUNK_ROWS + 3 * TILE_ROWS + 5
+    X, params = make_problem(31, n_samples, 3, 4, "diag", dtype)
+    points = params.means
+    out = np.empty((points.shape[0], n_samples))
+
+    squared_distances(X, points, out)
+
+    # The kernel upcasts X to float64: measured 4.3e-16 element-wise (40 seeds).
+    expected = ((X.astype(np.float64)[None, :, :] - points[:, None, :]) ** 2).sum(axis=2)
+    assert_allclose(out, expected, rtol=5e-15)
