@@ -56,6 +56,8 @@ def tile_moments(X, start, stop, mean, resp, sx, acc, work):
         w1 = resp[i + 1]
         w2 = resp[i + 2]
         w3 = resp[i + 3]
+        if w0 == 0.0 and w1 == 0.0 and w2 == 0.0 and w3 == 0.0:
+            continue  # none of the four rows belongs to this component
         for d in range(n_features):
             m = mean[d]
             v0 = X[r, d] - m

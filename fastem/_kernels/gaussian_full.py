@@ -64,34 +64,41 @@ def tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
 def tile_moments(X, start, stop, mean, resp, sx, acc, work):
     """Add one component's first and second moments of a tile about ``mean``.
 
-    resp : (TILE_ROWS,) float64 weights of the rows (zero past ``stop``).
+    Only rows with a non-zero weight are gathered (transposed) into ``work``, so a
+    component that owns few rows of the tile costs little.
+
+    resp : (TILE_ROWS,) float64 weights of the rows.
     sx : (D,) float64, gets sum_i resp_i (x_i - mean).
     acc : (Dp, Dp) float64 padded accumulator; its upper 2 x 2 blocks get
         sum_i resp_i (x_i - mean)(x_i - mean)^T.
-    work : (2, Dp, TILE_ROWS) float64 buffer for the transposed centred tile.
+    work : (2, Dp, TILE_ROWS) float64 buffer for the gathered, transposed rows.
     """
-    n_rows = stop - start
     n_features = X.shape[1]
     padded = acc.shape[0]
     xt = work[0]
     wxt = work[1]
-    for i in range(TILE_ROWS):
+    n_active = 0
+    for i in range(stop - start):
         r = resp[i]
-        for d in range(padded):
-            v = 0.0
-            if i < n_rows and d < n_features:
-                v = X[start + i, d] - mean[d]
-            xt[d, i] = v
-            wxt[d, i] = r * v
+        if r == 0.0:
+            continue
+        for d in range(n_features):
+            v = X[start + i, d] - mean[d]
+            xt[d, n_active] = v
+            wxt[d, n_active] = r * v
+        for d in range(n_features, padded):
+            xt[d, n_active] = 0.0
+            wxt[d, n_active] = 0.0
+        n_active += 1
     for d in range(n_features):
         s = 0.0
-        for i in range(TILE_ROWS):
+        for i in range(n_active):
             s += wxt[d, i]
         sx[d] += s
     for j in range(0, padded, 2):
         for d in range(j, padded, 2):
             a00 = a01 = a10 = a11 = 0.0
-            for i in range(TILE_ROWS):
+            for i in range(n_active):
                 w0 = wxt[j, i]
                 w1 = wxt[j + 1, i]
                 x0 = xt[d, i]
