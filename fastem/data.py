@@ -20,14 +20,6 @@ class ArraySource:
         self.sample_weight = sample_weight
         self.n_threads = n_threads
 
-    @property
-    def n_samples(self):
-        return self.X.shape[0]
-
-    @property
-    def total_weight(self):
-        return float(self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum())
-
     def estep(self, family, params, mode=MODE_SOFT):
         """Sum of the E-step statistics of every row under ``params``."""
         with limit_threads(self.n_threads):
