@@ -12,6 +12,8 @@ import numpy as np
 
 # Reassociation lets LLVM vectorise the reductions over features; contraction allows FMA.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+# For code whose accuracy rests on the order of its operations (exp's range reduction).
+FASTMATH_ORDERED = {"nsz", "contract"}
 
 # Rows of one chunk: the unit of the fixed partition.  Partial statistics are formed per
 # chunk and summed in chunk order, so results do not depend on the number of threads.
@@ -38,10 +40,14 @@ PARTIAL_BYTES = 64 * 2**20
 MIN_GROUP = 32
 
 
-def kernel(parallel=False):
+def kernel(parallel=False, reassociate=True):
     """Return the decorator every fastem kernel is compiled with."""
     return numba.njit(
-        cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH, parallel=parallel
+        cache=True,
+        nogil=True,
+        error_model="numpy",
+        fastmath=FASTMATH if reassociate else FASTMATH_ORDERED,
+        parallel=parallel,
     )
 
 
@@ -61,6 +67,42 @@ def group_size(n_chunks, floats_per_chunk):
     """Chunks whose partial statistics are held at once (never changes the result)."""
     by_memory = max(1, PARTIAL_BYTES // (8 * floats_per_chunk))
     return max(1, min(n_chunks, max(by_memory, MIN_GROUP)))
+
+
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+
+
+@kernel(reassociate=False)
+def exp_nonpositive(x):
+    """exp(x) for -EXP_CUTOFF < x <= 0, within 2 ulp, in plain arithmetic.
+
+    Numba has no vector exp, and a libm call per element keeps the loop scalar; this
+    version inlines and vectorises.  x = n ln2 + r with |r| <= ln2 / 2; exp(r) by its
+    Taylor series to r**12 (truncation below 2e-16); 2**n (-53 <= n <= 0) from the six
+    bits of -n.  Compiled without reassociation, which would undo the range reduction.
+    """
+    n = np.floor(x * _INV_LN2 + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = 1.0 / 479001600.0
+    for c in (39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0):
+        p = p * r + 1.0 / c
+    m = np.int64(-n)
+    scale = 1.0
+    if m & 1:
+        scale *= 0.5
+    if m & 2:
+        scale *= 0.25
+    if m & 4:
+        scale *= 0.0625
+    if m & 8:
+        scale *= 0.00390625
+    if m & 16:
+        scale *= 1.52587890625e-05
+    if m & 32:
+        scale *= 2.3283064365386963e-10
+    return p * scale
 
 
 @kernel()
@@ -85,7 +127,7 @@ def normalise_row(logp, mode):
     total = 0.0
     for k in range(n_components):
         gap = logp[k] - top
-        logp[k] = np.exp(gap) if gap > -EXP_CUTOFF else 0.0
+        logp[k] = exp_nonpositive(gap) if gap > -EXP_CUTOFF else 0.0
         total += logp[k]
     inv = 1.0 / total
     for k in range(n_components):

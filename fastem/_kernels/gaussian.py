@@ -169,6 +169,8 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
                         if logp[i, k] > logp[i, best]:
                             best = k
                     out_label[row] = best
+                if not (want_log_prob or want_resp):
+                    continue
                 log_prob = normalise_row(logp[i], MODE_SOFT)
                 if want_log_prob:
                     out_log_prob[row] = log_prob
