@@ -106,6 +106,16 @@ def exp_nonpositive(x):
 
 
 @kernel()
+def best_component(logp):
+    """Index of the largest entry of a row (the first one on ties)."""
+    best = 0
+    for k in range(1, logp.shape[0]):
+        if logp[k] > logp[best]:
+            best = k
+    return best
+
+
+@kernel()
 def normalise_row(logp, mode):
     """Turn one row of weighted log-densities into weights over components, in place.
 
@@ -113,10 +123,7 @@ def normalise_row(logp, mode):
     hard ones (the classification log-likelihood).
     """
     n_components = logp.shape[0]
-    best = 0
-    for k in range(1, n_components):
-        if logp[k] > logp[best]:
-            best = k
+    best = best_component(logp)
     top = logp[best]
     if mode == MODE_HARD or top == -np.inf:
         for k in range(n_components):

@@ -22,6 +22,7 @@ from . import gaussian_diag, gaussian_full
 from ._jit import (
     MODE_SOFT,
     TILE_ROWS,
+    best_component,
     chunk_bounds,
     group_size,
     kernel,
@@ -40,7 +41,8 @@ def _tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
 
 @kernel()
 def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, nk, sx, sxx):
-    """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their log-likelihood."""
+    """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their
+    (log-likelihood, total sample weight)."""
     n_components, n_features = means.shape
     full = factors.ndim == 3
     weighted = sample_weight.shape[0] > 0
@@ -58,6 +60,7 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
     logp = np.empty((TILE_ROWS, n_components))
     resp = np.zeros(TILE_ROWS)
     loglik = 0.0
+    weight = 0.0
     for tile_start in range(start, stop, TILE_ROWS):
         tile_stop = min(tile_start + TILE_ROWS, stop)
         n_rows = tile_stop - tile_start
@@ -65,6 +68,7 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
         for i in range(n_rows):
             w = sample_weight[tile_start + i] if weighted else 1.0
             loglik += w * normalise_row(logp[i], mode)
+            weight += w
             if weighted:
                 for k in range(n_components):
                     logp[i, k] *= w
@@ -87,58 +91,58 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
             for j in range(n_features):
                 for d in range(j, n_features):
                     sxx[k, j, d] = acc[k, j, d]
-    return loglik
+    return loglik, weight
 
 
 @kernel()
-def _add_partials(count, part_loglik, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx):
+def _add_partials(count, part_totals, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx, totals):
     """Add the first ``count`` chunks' statistics into the outputs, in chunk order."""
-    loglik = 0.0
     for c in range(count):
-        loglik += part_loglik[c]
+        totals[0] += part_totals[c, 0]
+        totals[1] += part_totals[c, 1]
         out_nk += part_nk[c]
         out_sx += part_sx[c]
         out_sxx += part_sxx[c]
-    return loglik
 
 
 @kernel(parallel=True)
 def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, out_nk, out_sx, out_sxx):
-    """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``; return the log-likelihood.
+    """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``.
 
     sample_weight : (N,) float64, or (0,) for unit weights.
     mode : MODE_SOFT (posterior weights) or MODE_HARD (argmax).
     out_nk : (K,) float64, sum of weights per component.
     out_sx : (K, D) float64, sum of w * r * (x - means[k]).
     out_sxx : (K, D, D) full or (K, D) diag float64, sum of w * r * (x - means[k])^2 terms.
-    Returns sum of w * log p(x) (soft) or sum of w * max_k log(pi_k p_k(x)) (hard).
+    Returns (loglik, weight): sum of w * log p(x) (soft) or of w * max_k log(pi_k p_k(x))
+    (hard), and sum of w (the number of rows when unweighted).
     """
     n_rows = X.shape[0]
     n_components = means.shape[0]
     n_chunks = n_chunks_of(n_rows)
     group = group_size(n_chunks, out_nk.size + out_sx.size + out_sxx.size + 1)
-    part_loglik = np.empty(group)
+    part_totals = np.empty((group, 2))  # (log-likelihood, weight) per chunk
     part_nk = np.empty((group,) + out_nk.shape)
     part_sx = np.empty((group,) + out_sx.shape)
     part_sxx = np.empty((group,) + out_sxx.shape)
-    loglik = 0.0
+    totals = np.zeros(2)
     for first in range(0, n_chunks, group):
         count = min(group, n_chunks - first)
         for c in prange(count):
             start, stop = chunk_bounds(first + c, n_rows)
-            part_loglik[c] = _chunk_stats(
+            part_totals[c, 0], part_totals[c, 1] = _chunk_stats(
                 X, sample_weight, start, stop, means, factors, log_norm, mode,
                 part_nk[c], part_sx[c], part_sxx[c],
             )
-        loglik += _add_partials(
-            count, part_loglik, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx
+        _add_partials(
+            count, part_totals, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx, totals
         )
     if out_sxx.ndim == 3:  # only the upper triangles were accumulated
         for k in range(n_components):
             for j in range(out_sxx.shape[1]):
                 for d in range(j):
                     out_sxx[k, j, d] = out_sxx[k, d, j]
-    return loglik
+    return totals[0], totals[1]
 
 
 @kernel(parallel=True)
@@ -164,11 +168,7 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
             for i in range(tile_stop - tile_start):
                 row = tile_start + i
                 if want_label:
-                    best = 0
-                    for k in range(1, n_components):
-                        if logp[i, k] > logp[i, best]:
-                            best = k
-                    out_label[row] = best
+                    out_label[row] = best_component(logp[i])
                 if not (want_log_prob or want_resp):
                     continue
                 log_prob = normalise_row(logp[i], MODE_SOFT)

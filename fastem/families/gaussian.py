@@ -117,11 +117,10 @@ class GaussianFamily:
         means, factors, log_norm = self._kernel_args(params, X.dtype)
         stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
-        loglik = accumulate_gaussian(
+        loglik, weight = accumulate_gaussian(
             X, weights, means, factors, log_norm, mode, stats.nk, stats.sx, stats.sxx
         )
-        total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-        return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, total)
+        return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight)
 
     def posterior(self, X, params, resp=False, log_prob=False, label=False):
         """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
