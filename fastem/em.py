@@ -38,7 +38,7 @@ class ConvergenceMonitor:
     converged: bool = False
 
     def __post_init__(self):
-        self._start = self._last = time.perf_counter()
+        self._last = time.perf_counter()
 
     @property
     def n_iter(self):
@@ -59,10 +59,6 @@ class ConvergenceMonitor:
             )
             self._last = now
         return self.converged or self.n_iter >= self.max_iter
-
-    @property
-    def elapsed(self):
-        return time.perf_counter() - self._start
 
 
 @dataclass(frozen=True)

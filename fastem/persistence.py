@@ -18,9 +18,11 @@ def save_model(estimator, path):
 
     check_is_fitted(estimator)
     params = estimator.get_params()
-    arrays = {f"param:{name}": np.asarray(params.pop(name)) for name in _ARRAY_PARAMS if params[name] is not None}
+    arrays = {}
     for name in _ARRAY_PARAMS:
-        params.pop(name, None)
+        value = params.pop(name)
+        if value is not None:
+            arrays[f"param:{name}"] = np.asarray(value)
     if not (params["random_state"] is None or isinstance(params["random_state"], int)):
         params["random_state"] = None
     header = {

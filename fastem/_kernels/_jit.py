@@ -5,6 +5,7 @@ with the NumPy error model (no Python exceptions on division by zero) and with f
 flags that keep ``nnan``/``ninf`` off: log-sum-exp relies on ``-inf`` behaving as IEEE says.
 """
 
+import math
 from contextlib import contextmanager
 
 import numba
@@ -72,6 +73,7 @@ def group_size(n_chunks, floats_per_chunk):
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e00
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(12, -1, -1))  # 1/12!, ..., 1/0!
 
 
 @kernel(reassociate=False)
@@ -85,9 +87,9 @@ def exp_nonpositive(x):
     """
     n = np.floor(x * _INV_LN2 + 0.5)
     r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = 1.0 / 479001600.0
-    for c in (39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0):
-        p = p * r + 1.0 / c
+    p = _EXP_TAYLOR[0]
+    for c in _EXP_TAYLOR[1:]:
+        p = p * r + c
     m = np.int64(-n)
     scale = 1.0
     if m & 1:

@@ -286,11 +286,16 @@ class GaussianMixture(EstimatorBase):
     def _fitted_params(self):
         return GaussianParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
 
-    def _posterior(self, X, **wanted):
+    def _fitted_model(self):
+        """(family, params) of the fitted model; the family follows the fitted
+        parameters, not ``covariance_type``, which may have been set since."""
         check_is_fitted(self)
-        X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
         params = self._fitted_params()
-        family = GaussianFamily(params.covariance_type, self.reg_covar)
+        return GaussianFamily(params.covariance_type, self.reg_covar), params
+
+    def _posterior(self, X, **wanted):
+        family, params = self._fitted_model()
+        X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
         return ArraySource(X, None, self.n_threads).posterior(family, params, **wanted)
 
     def predict(self, X):
@@ -312,9 +317,8 @@ class GaussianMixture(EstimatorBase):
         return float(np.average(log_prob, weights=weights))
 
     def _n_parameters(self):
-        check_is_fitted(self)
-        params = self._fitted_params()
-        return GaussianFamily(params.covariance_type, self.reg_covar).n_parameters(params)
+        family, params = self._fitted_model()
+        return family.n_parameters(params)
 
     def bic(self, X):
         """Bayesian information criterion on ``X`` (lower is better)."""
@@ -327,10 +331,8 @@ class GaussianMixture(EstimatorBase):
 
     def sample(self, n_samples=1):
         """Draw ``n_samples`` points; returns ``(X, labels)``, seeded by ``random_state``."""
-        check_is_fitted(self)
+        family, params = self._fitted_model()
         n_samples = check_int(n_samples, "n_samples", "GaussianMixture.sample", 1)
-        params = self._fitted_params()
-        family = GaussianFamily(params.covariance_type, self.reg_covar)
         return family.sample(params, n_samples, check_random_state(self.random_state))
 
     def save(self, path):
