@@ -11,25 +11,13 @@ validation cancel out.
 
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 if "--quick" not in sys.argv:
     os.environ.setdefault("FASTEM_BENCH_PROFILE", "regular")
 
-from benchmarks.gaussian import WORKLOADS, _fit, _same_start  # noqa: E402
-
-
-def seconds_per_iteration(cls, X, covariance_type, n_components, init, repeats=3):
-    best = {}
-    for _ in range(repeats):
-        for max_iter in (1, 4):
-            start = time.perf_counter()
-            _fit(cls, X, covariance_type, n_components, init, max_iter)
-            elapsed = time.perf_counter() - start
-            best[max_iter] = min(best.get(max_iter, elapsed), elapsed)
-    return (best[4] - best[1]) / 3
+from benchmarks.gaussian import WORKLOADS, _fit, _same_start, seconds_per_iteration  # noqa: E402
 
 
 def main():
