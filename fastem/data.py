@@ -1,7 +1,13 @@
 """Data sources: where the rows come from.  The EM driver only asks a source for the
 summed statistics under some parameters; it never touches the data itself."""
 
+import numpy as np
+
 from ._kernels._jit import MODE_SOFT, limit_threads
+from ._kernels.seeding import squared_distances
+
+# Rows whose distances are held at once when searching for far points.
+_DISTANCE_BLOCK_ROWS = 16384
 
 
 class ArraySource:
@@ -20,10 +26,27 @@ class ArraySource:
         self.sample_weight = sample_weight
         self.n_threads = n_threads
 
-    def estep(self, family, params, mode=MODE_SOFT):
-        """Sum of the E-step statistics of every row under ``params``."""
+    def estep(self, family, params, mode=MODE_SOFT, seed=0, n_draws=0):
+        """Sum of the E-step statistics of every row under ``params`` (``mode``, ``seed``
+        and ``n_draws`` as in ``family.estep``)."""
         with limit_threads(self.n_threads):
-            return family.estep(self.X, self.sample_weight, params, mode)
+            return family.estep(self.X, self.sample_weight, params, mode, seed, n_draws)
+
+    def farthest_rows(self, points, count):
+        """The ``count`` rows (of positive weight) farthest from their closest point in
+        ``points`` (K, D), farthest first; used to re-seed empty k-means clusters."""
+        X = self.X
+        closest = np.empty(X.shape[0])
+        with limit_threads(self.n_threads):
+            for start in range(0, X.shape[0], _DISTANCE_BLOCK_ROWS):
+                stop = min(start + _DISTANCE_BLOCK_ROWS, X.shape[0])
+                distances = np.empty((points.shape[0], stop - start))
+                squared_distances(X[start:stop], points, distances)
+                closest[start:stop] = distances.min(axis=0)
+        if self.sample_weight is not None:
+            closest[self.sample_weight == 0] = -1.0
+        order = np.argsort(-closest, kind="stable")
+        return order[:count]
 
     def posterior(self, family, params, **wanted):
         """Per-point outputs (see ``family.posterior``)."""

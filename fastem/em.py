@@ -5,7 +5,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ._kernels._jit import MODE_SOFT
+from .variants import StandardEM
 
 
 @dataclass
@@ -13,7 +13,10 @@ class ConvergenceMonitor:
     """Decides when EM stops and keeps the history of the monitored objective.
 
     EM has converged when the objective (the mean log-likelihood per unit of sample
-    weight) changes by less than ``tol`` between two iterations.
+    weight, or the variant's own objective) changes by less than ``tol`` between two
+    iterations, or when the variant reports a fixed point (hard EM: no row changed
+    component).  A variant that is still refining itself (Monte-Carlo EM growing its
+    number of draws) reports ``settled=False`` and is not stopped by a small change.
 
     Parameters
     ----------
@@ -26,6 +29,8 @@ class ConvergenceMonitor:
         The objective before the first iteration (-inf for a fresh start).
     stream : file-like
         Where progress lines go.
+    objective_name : str
+        How progress lines name the objective.
     """
 
     tol: float
@@ -34,6 +39,7 @@ class ConvergenceMonitor:
     verbose_interval: int = 10
     previous: float = -math.inf
     stream: object = None
+    objective_name: str = "log-likelihood"
     history: list = field(default_factory=list)
     converged: bool = False
 
@@ -44,15 +50,15 @@ class ConvergenceMonitor:
     def n_iter(self):
         return len(self.history)
 
-    def report(self, objective):
+    def report(self, objective, fixed_point=False, settled=True):
         """Record one iteration's objective; return True when EM should stop."""
         change = objective - (self.history[-1] if self.history else self.previous)
         self.history.append(objective)
-        self.converged = abs(change) < self.tol
+        self.converged = fixed_point or (settled and abs(change) < self.tol)
         if self.verbose >= 2 and (self.n_iter % self.verbose_interval == 0 or self.converged):
             now = time.perf_counter()
             print(
-                f"  iteration {self.n_iter:4d}  log-likelihood {objective: .8g}  "
+                f"  iteration {self.n_iter:4d}  {self.objective_name} {objective: .8g}  "
                 f"change {change: .3e}  {now - self._last:7.3f} s",
                 file=self.stream or sys.stdout,
                 flush=True,
@@ -67,49 +73,58 @@ class EMResult:
 
     Attributes
     ----------
-    params : the family's parameter container after the last M-step
+    params : the family's parameter container the run ends with
     lower_bounds : list of float, the objective of every iteration
     converged : bool
     n_iter : int
+    n_passes : int, passes over the data (E-steps) the run took
+    lower_bound : float, the objective the result is reported with
     """
 
     params: object
     lower_bounds: list
     converged: bool
     n_iter: int
-
-    @property
-    def lower_bound(self):
-        return self.lower_bounds[-1] if self.lower_bounds else -math.inf
+    n_passes: int
+    lower_bound: float
 
 
-def fit_em(source, family, params, monitor):
-    """Run EM from ``params`` until ``monitor`` says stop.
+def fit_em(source, family, params, monitor, variant=None):
+    """Run an EM variant from ``params`` until ``monitor`` says stop.
 
-    Each iteration is one pass over the data: ``source.estep`` returns the summed
-    statistics under the current parameters (and their log-likelihood, the objective of
-    this iteration), then ``family.m_step`` maps them to the next parameters.  As in
-    scikit-learn, ``lower_bounds[i]`` is the objective of the parameters *entering*
-    iteration ``i``.
+    The variant (``fastem.variants``; standard EM when None) yields one ``Iterate`` per
+    iteration: the objective of the parameters entering it and the parameters it moved
+    to.  As in scikit-learn, ``lower_bounds[i]`` is the objective of the parameters
+    *entering* iteration ``i`` and the result holds the parameters after the last step;
+    a variant with ``keep_best`` (Monte-Carlo EM) returns instead the iterate with the
+    highest objective.
 
     Parameters
     ----------
     source : DataSource
-        Anything with ``estep(family, params, mode) -> stats`` (see ``fastem.data``).
+        Anything with ``estep(family, params, mode, seed, n_draws) -> stats`` (see ``fastem.data``).
     family : the model family (``m_step(stats) -> params``)
     params : the starting parameters
     monitor : ConvergenceMonitor
+    variant : a variant from ``fastem.variants``, default StandardEM()
 
     Returns
     -------
     EMResult
     """
+    variant = StandardEM() if variant is None else variant
     if monitor.max_iter < 1:
-        return EMResult(params, [], False, 0)
-    while True:
-        stats = source.estep(family, params, MODE_SOFT)
-        objective = stats.loglik / stats.weight
-        params = family.m_step(stats)
-        if monitor.report(objective):
+        return EMResult(params, [], False, 0, 0, -math.inf)
+    best = None
+    n_passes = 0
+    for step in variant.steps(source, family, params):
+        n_passes += step.passes
+        if best is None or step.objective > best.objective:
+            best = step
+        if monitor.report(step.objective, step.fixed_point, step.settled):
             break
-    return EMResult(params, list(monitor.history), monitor.converged, monitor.n_iter)
+    if variant.keep_best:
+        params, lower_bound = best.params, best.objective
+    else:
+        params, lower_bound = step.next, step.objective
+    return EMResult(params, list(monitor.history), monitor.converged, monitor.n_iter, n_passes, lower_bound)

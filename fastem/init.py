@@ -1,5 +1,8 @@
 """Starting parameters: k-means (seeded by k-means++), k-means++, random, random_from_data.
 
+K-means is itself an EM variant (hard EM moving the means only), so this module sits
+above the EM driver and runs it.
+
 Every method ends the same way: it produces E-step statistics from an assignment of the
 points to components and the family's M-step turns them into parameters, as
 scikit-learn's GaussianMixture does with its initial responsibilities.
@@ -11,8 +14,11 @@ import numpy as np
 
 from ._kernels._jit import MODE_HARD, limit_threads
 from ._kernels.seeding import squared_distances
+from .data import ArraySource
+from .em import ConvergenceMonitor, fit_em
 from .families.gaussian import GaussianFamily
 from .stats import GaussianStats
+from .variants import HardEM
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -50,34 +56,36 @@ def kmeans_plusplus(X, n_clusters, rng, sample_weight=None, n_threads=None):
     return indices
 
 
-def kmeans(source, n_clusters, rng, max_iter=300, tol=1e-4):
-    """Lloyd's k-means as hard EM with unit diagonal covariances; returns the centres (K, D).
-
-    Seeds come from k-means++.  The loop stops when the centres move by less than
-    ``tol`` times the mean feature variance (summed squared shift), or after ``max_iter``
-    passes; an empty cluster keeps its previous centre.
-    """
-    X, weights = source.X, source.sample_weight
+def kmeans_tolerance(source, tol):
+    """scikit-learn's k-means tolerance: ``tol`` times the mean over features of the
+    (unweighted) variance of the data, from one pass of the kernel."""
     family = GaussianFamily("diag", reg_covar=0.0)
-    centres = X[kmeans_plusplus(X, n_clusters, rng, weights, source.n_threads)].astype(np.float64)
-    threshold = tol * _mean_variance(source, family)
-    for _ in range(max_iter):
-        stats = source.estep(family, family.identity_params(centres), MODE_HARD)
-        filled = stats.nk > 0
-        moved = centres.copy()
-        moved[filled] = stats.shift[filled] + stats.sx[filled] / stats.nk[filled, None]
-        shift = float(((moved - centres) ** 2).sum())
-        centres = moved
-        if shift <= threshold:
-            break
-    return centres
-
-
-def _mean_variance(source, diag_family):
-    """Mean over features of the (weighted) variance, from one pass about the first row."""
-    stats = source.estep(diag_family, diag_family.identity_params(source.X[:1].astype(np.float64)), MODE_HARD)
+    unweighted = ArraySource(source.X, None, source.n_threads)
+    first_row = source.X[:1].astype(np.float64)
+    stats = unweighted.estep(family, family.identity_params(first_row), MODE_HARD)
     mean_offset = stats.sx[0] / stats.nk[0]
-    return float((stats.sxx[0] / stats.nk[0] - mean_offset**2).mean())
+    return tol * float((stats.sxx[0] / stats.nk[0] - mean_offset**2).mean())
+
+
+def lloyd(source, centres, max_iter=300, shift_tol=0.0, verbose=0, verbose_interval=1):
+    """Lloyd's k-means from ``centres`` (K, D), run as hard EM on the diagonal Gaussian
+    kernel with equal weights and unit covariances, moving the means only.
+
+    It stops when no point changes cluster, when the centres move by at most
+    ``shift_tol`` (summed squared shift), or after ``max_iter`` iterations; an empty
+    cluster is re-seeded at the point farthest from its closest centre.  Returns the
+    ``EMResult`` (its ``params.means`` are the centres, its objective minus the inertia).
+    """
+    family = GaussianFamily("diag", reg_covar=0.0)
+    variant = HardEM(update=("means",), reseed_empty=True, shift_tol=shift_tol, objective="inertia")
+    monitor = ConvergenceMonitor(0.0, max_iter, verbose, verbose_interval, objective_name="-inertia")
+    return fit_em(source, family, family.identity_params(np.asarray(centres, dtype=np.float64)), monitor, variant)
+
+
+def kmeans(source, n_clusters, rng, max_iter=300, tol=1e-4):
+    """Centres (K, D) of k-means seeded by k-means++ (the "kmeans" initialisation)."""
+    seeds = source.X[kmeans_plusplus(source.X, n_clusters, rng, source.sample_weight, source.n_threads)]
+    return lloyd(source, seeds, max_iter, kmeans_tolerance(source, tol)).params.means
 
 
 def _random_resp_stats(X, sample_weight, n_components, covariance_type, rng):

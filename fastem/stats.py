@@ -29,6 +29,9 @@ class GaussianStats:
         best weighted component density (hard).
     weight : float
         Sum of sample weights (the number of rows when unweighted).
+    fingerprint : int
+        Hard E-steps only: a 64-bit hash of which component each row went to (hashes of
+        rows add modulo 2**64), so equal fingerprints mean the assignment did not change.
     """
 
     nk: np.ndarray
@@ -37,6 +40,7 @@ class GaussianStats:
     shift: np.ndarray
     loglik: float
     weight: float
+    fingerprint: int = 0
 
     @classmethod
     def zeros(cls, shift, covariance_type):
@@ -64,4 +68,5 @@ class GaussianStats:
             shift=self.shift,
             loglik=self.loglik + other.loglik,
             weight=self.weight + other.weight,
+            fingerprint=(self.fingerprint + other.fingerprint) % 2**64,
         )

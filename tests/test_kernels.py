@@ -388,7 +388,7 @@ def test_exp_nonpositive_is_within_two_ulp_of_numpy():
     # Measured: at most 2 ulp over this grid (and over 1e6 uniform draws).
     from numba import njit
 
-    from fastem._kernels._jit import EXP_CUTOFF, exp_nonpositive
+    from fastem._kernels.weights import EXP_CUTOFF, exp_nonpositive
 
     @njit
     def evaluate(x, out):

@@ -19,16 +19,8 @@ import numpy as np
 from numba import prange
 
 from . import gaussian_diag, gaussian_full
-from ._jit import (
-    MODE_SOFT,
-    TILE_ROWS,
-    best_component,
-    chunk_bounds,
-    group_size,
-    kernel,
-    n_chunks_of,
-    normalise_row,
-)
+from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, chunk_bounds, group_size, kernel, n_chunks_of
+from .weights import best_component, mix64, normalise_row, stream_start, weigh_row
 
 
 @kernel()
@@ -40,9 +32,9 @@ def _tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
 
 
 @kernel()
-def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, nk, sx, sxx):
+def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
     """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their
-    (log-likelihood, total sample weight)."""
+    (log-likelihood, total sample weight, assignment fingerprint)."""
     n_components, n_features = means.shape
     full = factors.ndim == 3
     weighted = sample_weight.shape[0] > 0
@@ -61,14 +53,17 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
     resp = np.zeros(TILE_ROWS)
     loglik = 0.0
     weight = 0.0
+    fingerprint = np.uint64(0)
     for tile_start in range(start, stop, TILE_ROWS):
         tile_stop = min(tile_start + TILE_ROWS, stop)
         n_rows = tile_stop - tile_start
         _tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
         for i in range(n_rows):
             w = sample_weight[tile_start + i] if weighted else 1.0
-            loglik += w * normalise_row(logp[i], mode)
+            loglik += w * weigh_row(logp[i], mode, n_draws, state)
             weight += w
+            if mode == MODE_HARD:  # hashes of (row, label) add up to the assignment's hash
+                fingerprint += mix64(np.uint64((tile_start + i) * n_components + best_component(logp[i])))
             if weighted:
                 for k in range(n_components):
                     logp[i, k] *= w
@@ -91,31 +86,37 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
             for j in range(n_features):
                 for d in range(j, n_features):
                     sxx[k, j, d] = acc[k, j, d]
-    return loglik, weight
+    return loglik, weight, fingerprint
 
 
 @kernel()
-def _add_partials(count, part_totals, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx, totals):
+def _add_partials(count, part_totals, part_prints, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx, totals, prints):
     """Add the first ``count`` chunks' statistics into the outputs, in chunk order."""
     for c in range(count):
         totals[0] += part_totals[c, 0]
         totals[1] += part_totals[c, 1]
+        prints[0] += part_prints[c]
         out_nk += part_nk[c]
         out_sx += part_sx[c]
         out_sxx += part_sxx[c]
 
 
 @kernel(parallel=True)
-def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, out_nk, out_sx, out_sxx):
+def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, seed, n_draws, out_nk, out_sx, out_sxx):
     """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``.
 
     sample_weight : (N,) float64, or (0,) for unit weights.
-    mode : MODE_SOFT (posterior weights) or MODE_HARD (argmax).
+    mode : MODE_SOFT (posterior weights), MODE_HARD (argmax) or MODE_SAMPLE (the
+        frequencies of ``n_draws`` labels drawn per row from the posterior; chunk ``c``
+        draws from the stream ``stream_start(seed, c)``).
+    seed, n_draws : non-negative ints, used by MODE_SAMPLE only.
     out_nk : (K,) float64, sum of weights per component.
     out_sx : (K, D) float64, sum of w * r * (x - means[k]).
     out_sxx : (K, D, D) full or (K, D) diag float64, sum of w * r * (x - means[k])^2 terms.
-    Returns (loglik, weight): sum of w * log p(x) (soft) or of w * max_k log(pi_k p_k(x))
-    (hard), and sum of w (the number of rows when unweighted).
+    Returns (loglik, weight, fingerprint): sum of w * log p(x) (soft, sampled) or of
+    w * max_k log(pi_k p_k(x)) (hard); sum of w (the number of rows when unweighted);
+    under MODE_HARD, a uint64 hash of the assignment of every row (0 otherwise), equal
+    for two passes when they assign every row alike.
     """
     n_rows = X.shape[0]
     n_components = means.shape[0]
@@ -125,24 +126,29 @@ def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, out_nk
     part_nk = np.empty((group,) + out_nk.shape)
     part_sx = np.empty((group,) + out_sx.shape)
     part_sxx = np.empty((group,) + out_sxx.shape)
+    part_prints = np.empty(group, dtype=np.uint64)
     totals = np.zeros(2)
+    prints = np.zeros(1, dtype=np.uint64)
     for first in range(0, n_chunks, group):
         count = min(group, n_chunks - first)
         for c in prange(count):
             start, stop = chunk_bounds(first + c, n_rows)
-            part_totals[c, 0], part_totals[c, 1] = _chunk_stats(
-                X, sample_weight, start, stop, means, factors, log_norm, mode,
+            state = np.empty(1, dtype=np.uint64)
+            state[0] = stream_start(seed, first + c)
+            part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
+                X, sample_weight, start, stop, means, factors, log_norm, mode, state, n_draws,
                 part_nk[c], part_sx[c], part_sxx[c],
             )
         _add_partials(
-            count, part_totals, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx, totals
+            count, part_totals, part_prints, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx,
+            totals, prints,
         )
     if out_sxx.ndim == 3:  # only the upper triangles were accumulated
         for k in range(n_components):
             for j in range(out_sxx.shape[1]):
                 for d in range(j):
                     out_sxx[k, j, d] = out_sxx[k, d, j]
-    return totals[0], totals[1]
+    return totals[0], totals[1], prints[0]
 
 
 @kernel(parallel=True)

@@ -12,6 +12,9 @@ from ..stats import GaussianStats
 
 COVARIANCE_TYPES = ("full", "diag")
 
+# What an M-step can update; a conditional M-step updates a subset.
+PARAMETER_GROUPS = ("weights", "means", "covariances")
+
 _EMPTY_WEIGHTS = np.empty(0)
 
 
@@ -112,15 +115,19 @@ class GaussianFamily:
             factors = factors.transpose(0, 2, 1)
         return means, np.ascontiguousarray(factors, dtype=dtype), log_norm
 
-    def estep(self, X, sample_weight, params, mode=MODE_SOFT):
-        """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``."""
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0):
+        """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``.
+
+        ``mode`` is MODE_SOFT, MODE_HARD or MODE_SAMPLE (``n_draws`` labels per row from
+        the random stream ``seed``); see ``fastem._kernels.gaussian.accumulate_gaussian``.
+        """
         means, factors, log_norm = self._kernel_args(params, X.dtype)
         stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
-        loglik, weight = accumulate_gaussian(
-            X, weights, means, factors, log_norm, mode, stats.nk, stats.sx, stats.sxx
+        loglik, weight, fingerprint = accumulate_gaussian(
+            X, weights, means, factors, log_norm, mode, seed, n_draws, stats.nk, stats.sx, stats.sxx
         )
-        return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight)
+        return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight, int(fingerprint))
 
     def posterior(self, X, params, resp=False, log_prob=False, label=False):
         """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
@@ -137,11 +144,29 @@ class GaussianFamily:
         )
 
     # -- M-step ---------------------------------------------------------------------
-    def m_step(self, stats):
-        """Maximum-likelihood parameters from ``stats`` (weights, means, covariances + reg_covar)."""
+    def m_step(self, stats, previous=None, update=PARAMETER_GROUPS):
+        """Parameters that maximise the expected log-likelihood given ``stats``.
+
+        With ``update`` a subset of ``PARAMETER_GROUPS`` ("weights", "means",
+        "covariances"), only those groups are maximised and the others are taken from
+        ``previous``, the parameters the statistics were taken under (a conditional
+        M-step: ECM, and k-means, which moves the means only).  Covariances are
+        maximised about the new means, or about the held ones, and get ``reg_covar`` on
+        their diagonal.
+        """
         nk = stats.nk + 10 * np.finfo(np.float64).eps  # keeps empty components finite
-        offset = stats.sx / nk[:, None]
-        means = stats.shift + offset
+        if "weights" in update:
+            weights = nk / nk.sum()
+        else:
+            weights = previous.weights
+        if "means" in update:
+            offset = stats.sx / nk[:, None]
+            means = stats.shift + offset
+        else:  # moments are about previous.means (the shift): no offset to remove
+            offset = np.zeros_like(stats.sx)
+            means = previous.means
+        if "covariances" not in update:
+            return GaussianParams(weights, means, previous.covariances, previous.precisions_cholesky)
         if self.covariance_type == "full":
             covariances = stats.sxx / nk[:, None, None] - offset[:, :, None] * offset[:, None, :]
             covariances = 0.5 * (covariances + covariances.transpose(0, 2, 1))
@@ -150,11 +175,48 @@ class GaussianFamily:
         else:
             covariances = stats.sxx / nk[:, None] - offset**2 + self.reg_covar
         return GaussianParams(
-            weights=nk / nk.sum(),
+            weights=weights,
             means=means,
             covariances=covariances,
             precisions_cholesky=self.precisions_cholesky_from_covariances(covariances),
         )
+
+    # -- unconstrained form (for over-relaxed steps and SQUAREM) ---------------------
+    def to_vector(self, params):
+        """Parameters as one unconstrained vector: log-weights (centred), means and the
+        precision Cholesky factors with the log of their diagonal.  Any vector maps back
+        to valid parameters, so extrapolated steps stay valid."""
+        log_weights = np.log(params.weights)
+        factors = params.precisions_cholesky
+        if factors.ndim == 3:
+            n_features = factors.shape[1]
+            upper = np.triu_indices(n_features)
+            factors = factors.copy()
+            diagonal = np.arange(n_features)
+            factors[:, diagonal, diagonal] = np.log(factors[:, diagonal, diagonal])
+            factor_part = factors[:, upper[0], upper[1]]
+        else:
+            factor_part = np.log(factors)
+        return np.concatenate([log_weights - log_weights.mean(), params.means.ravel(), factor_part.ravel()])
+
+    def from_vector(self, vector, n_components, n_features):
+        """Inverse of ``to_vector``."""
+        log_weights = vector[:n_components]
+        weights = np.exp(log_weights - log_weights.max())
+        weights /= weights.sum()
+        n_means = n_components * n_features
+        means = vector[n_components:n_components + n_means].reshape(n_components, n_features)
+        rest = vector[n_components + n_means:]
+        if self.covariance_type == "full":
+            upper = np.triu_indices(n_features)
+            factors = np.zeros((n_components, n_features, n_features))
+            factors[:, upper[0], upper[1]] = rest.reshape(n_components, -1)
+            diagonal = np.arange(n_features)
+            factors[:, diagonal, diagonal] = np.exp(factors[:, diagonal, diagonal])
+        else:
+            factors = np.exp(rest.reshape(n_components, n_features))
+        covariances = self.covariances_from_precisions_cholesky(factors)
+        return GaussianParams(weights, means.copy(), covariances, factors)
 
     # -- conversions ----------------------------------------------------------------
     def precisions_cholesky_from_covariances(self, covariances):

@@ -20,11 +20,12 @@ from ..em import ConvergenceMonitor, fit_em
 from ..exceptions import ConvergenceWarning
 from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily, GaussianParams
 from ..init import INIT_METHODS, initial_params
+from ..variants import check_variant_settings, make_variant
 from ._base import EstimatorBase
 
 _FITTED_ATTRIBUTES = (
     "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
-    "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
+    "converged_", "n_iter_", "n_passes_", "lower_bound_", "lower_bounds_", "n_features_in_",
 )
 
 
@@ -50,6 +51,37 @@ class GaussianMixture(EstimatorBase):
         Added to the diagonal of each covariance so that it stays positive definite.
     max_iter : int, default=100
         Most EM iterations per initialisation.
+    algorithm : {"em", "hard", "monte_carlo", "generalized"}, default="em"
+        The EM variant (see "Which EM variant when" in the README):
+
+        - "em": standard EM.  Maximises the log-likelihood, which never decreases.
+        - "hard": classification EM; each point goes wholly to its most probable
+          component.  Maximises the classification log-likelihood
+          ``sum_n max_k log(pi_k p_k(x_n))``, which never decreases; stops when no point
+          changes component or the change is below ``tol``.  ``lower_bounds_`` holds
+          that objective.
+        - "monte_carlo": Monte-Carlo EM; the M-step uses the frequencies of
+          ``mc_samples`` labels drawn per point from its posterior.  No monotone
+          guarantee: the fit keeps the iterate with the highest (exactly computed)
+          log-likelihood.  Draws are seeded from ``random_state`` and do not depend on
+          ``n_threads``.
+        - "generalized": a generalized EM step (``gem_step``); the log-likelihood never
+          decreases and the fixed points are EM's.
+    mc_samples : int >= 1 or "auto", default=None
+        Draws per point for ``algorithm="monte_carlo"`` (None means "auto": start at 1,
+        stochastic EM, and double each time the log-likelihood stalls, up to 1024).
+        Must be None for the other algorithms.
+    gem_step : {"overrelaxed", "ecm"}, default=None
+        For ``algorithm="generalized"`` (None means "overrelaxed"): "overrelaxed" takes
+        ``theta + eta (theta_EM - theta)`` with an adaptive ``eta`` and falls back to the
+        EM step whenever the log-likelihood would drop; "ecm" alternates two
+        conditional maximisations (weights and means, then covariances), each after its
+        own E-step.  Must be None for the other algorithms.
+    accelerate : {None, "squarem"}, default=None
+        "squarem" accelerates the EM map (``algorithm="em"``, or "generalized" with
+        ``gem_step="ecm"``) by squared extrapolation with a monotonicity safeguard; one
+        iteration is then one extrapolation cycle (about three passes over the data,
+        counted in ``n_passes_``).
     n_init : int, default=1
         Initialisations tried; the one with the best final lower bound is kept.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
@@ -83,8 +115,13 @@ class GaussianMixture(EstimatorBase):
         Upper-triangular ``U`` with ``precision = U @ U.T`` (full); ``1/sqrt(variance)`` (diag).
     converged_ : bool
     n_iter_ : int
+    n_passes_ : int
+        Passes over the data (E-steps) of the best run: the cost of the fit, which is
+        ``n_iter_`` for "em" and "hard" and more for the generalized and accelerated
+        variants.
     lower_bound_ : float
-        Mean log-likelihood per sample of the best run, at its last iteration.
+        Mean log-likelihood per sample of the best run, at its last iteration (for
+        "monte_carlo", at its best iterate).
     lower_bounds_ : list of float
         That value at every iteration of the best run.
     n_features_in_ : int
@@ -98,6 +135,10 @@ class GaussianMixture(EstimatorBase):
         tol=1e-3,
         reg_covar=1e-6,
         max_iter=100,
+        algorithm="em",
+        mc_samples=None,
+        gem_step=None,
+        accelerate=None,
         n_init=1,
         init_params="kmeans",
         weights_init=None,
@@ -114,6 +155,10 @@ class GaussianMixture(EstimatorBase):
         self.tol = tol
         self.reg_covar = reg_covar
         self.max_iter = max_iter
+        self.algorithm = algorithm
+        self.mc_samples = mc_samples
+        self.gem_step = gem_step
+        self.accelerate = accelerate
         self.n_init = n_init
         self.init_params = init_params
         self.weights_init = weights_init
@@ -160,7 +205,9 @@ class GaussianMixture(EstimatorBase):
 
     def _checked_settings(self):
         owner = type(self).__name__
+        variant = check_variant_settings(owner, self.algorithm, self.mc_samples, self.gem_step, self.accelerate)
         return dict(
+            variant=variant,
             n_components=check_int(self.n_components, "n_components", owner, 1),
             covariance_type=_check_covariance_type(self.covariance_type, owner),
             tol=check_float(self.tol, "tol", owner, 0.0),
@@ -205,7 +252,8 @@ class GaussianMixture(EstimatorBase):
                 settings["tol"], settings["max_iter"], settings["verbose"],
                 settings["verbose_interval"], previous,
             )
-            result = fit_em(source, family, params, monitor)
+            variant = make_variant(*settings["variant"], settings["tol"], rng)
+            result = fit_em(source, family, params, monitor, variant)
             if settings["verbose"]:
                 state = "converged" if result.converged else "did not converge"
                 print(
@@ -232,6 +280,7 @@ class GaussianMixture(EstimatorBase):
             precisions_cholesky_=params.precisions_cholesky,
             converged_=best.converged,
             n_iter_=best.n_iter,
+            n_passes_=best.n_passes,
             lower_bound_=best.lower_bound,
             lower_bounds_=list(best.lower_bounds),
             n_features_in_=n_features,

@@ -1,0 +1,190 @@
+"""How one row of weighted log-densities becomes weights over components.
+
+Soft weights are the posterior (log-sum-exp with a vectorisable exp), hard weights put
+the row wholly on its best component, and sampled weights are the frequencies of
+``n_draws`` component labels drawn from the posterior.  The draws come from a
+counter-based generator whose stream is fixed per chunk of rows, so they do not depend
+on the number of threads.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import MODE_HARD, MODE_SAMPLE, kernel
+
+# A component whose weighted log-density is this far below a row's best has a
+# posterior below 2**-53 (half an ulp of the best term's 1.0): its exp is skipped and its
+# weight is 0, so the row's sum of exps is low by less than K * 2**-53 relative, and the
+# component's moments for that tile need not be formed at all.
+EXP_CUTOFF = 53 * np.log(2.0)
+
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(12, -1, -1))  # 1/12!, ..., 1/0!
+
+
+@kernel(reassociate=False)
+def exp_nonpositive(x):
+    """exp(x) for -EXP_CUTOFF < x <= 0, within 2 ulp, in plain arithmetic.
+
+    Numba has no vector exp, and a libm call per element keeps the loop scalar; this
+    version inlines and vectorises.  x = n ln2 + r with |r| <= ln2 / 2; exp(r) by its
+    Taylor series to r**12 (truncation below 2e-16); 2**n (-53 <= n <= 0) from the six
+    bits of -n.  Compiled without reassociation, which would undo the range reduction.
+    """
+    n = np.floor(x * _INV_LN2 + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = _EXP_TAYLOR[0]
+    for c in _EXP_TAYLOR[1:]:
+        p = p * r + c
+    m = np.int64(-n)
+    scale = 1.0
+    if m & 1:
+        scale *= 0.5
+    if m & 2:
+        scale *= 0.25
+    if m & 4:
+        scale *= 0.0625
+    if m & 8:
+        scale *= 0.00390625
+    if m & 16:
+        scale *= 1.52587890625e-05
+    if m & 32:
+        scale *= 2.3283064365386963e-10
+    return p * scale
+
+
+@kernel()
+def best_component(logp):
+    """Index of the largest entry of a row (the first one on ties)."""
+    best = 0
+    for k in range(1, logp.shape[0]):
+        if logp[k] > logp[best]:
+            best = k
+    return best
+
+
+@kernel()
+def normalise_row(logp, mode):
+    """Turn one row of weighted log-densities into weights over components, in place.
+
+    Returns the row's log-likelihood: log-sum-exp for soft weights, the largest term for
+    hard ones (the classification log-likelihood).
+    """
+    n_components = logp.shape[0]
+    best = best_component(logp)
+    top = logp[best]
+    if mode == MODE_HARD or top == -np.inf:
+        for k in range(n_components):
+            logp[k] = 0.0
+        if top > -np.inf:
+            logp[best] = 1.0
+        return top
+    total = 0.0
+    for k in range(n_components):
+        gap = logp[k] - top
+        logp[k] = exp_nonpositive(gap) if gap > -EXP_CUTOFF else 0.0
+        total += logp[k]
+    inv = 1.0 / total
+    for k in range(n_components):
+        logp[k] *= inv
+    return top + np.log(total)
+
+
+# splitmix64 (Steele, Lea & Flood 2014): a Weyl sequence passed through a 64-bit mixer.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_SHIFT_1 = np.uint64(30)
+_SHIFT_2 = np.uint64(27)
+_SHIFT_3 = np.uint64(31)
+_MANTISSA_SHIFT = np.uint64(11)
+_INV_2_53 = 2.0**-53
+
+# Draws of one binomial inversion: (1 - p)**n stays a normal number for p <= 1/2.
+_BINOMIAL_BLOCK = 512
+
+
+@kernel()
+def mix64(z):
+    """The splitmix64 finaliser: a bijection of uint64 that scatters nearby inputs."""
+    z = (z ^ (z >> _SHIFT_1)) * _MIX_1
+    z = (z ^ (z >> _SHIFT_2)) * _MIX_2
+    return z ^ (z >> _SHIFT_3)
+
+
+@kernel()
+def stream_start(seed, chunk):
+    """Generator state for one chunk of rows under ``seed`` (both non-negative ints)."""
+    return mix64(mix64(np.uint64(seed)) + np.uint64(chunk) * _GOLDEN)
+
+
+@kernel()
+def next_uniform(state):
+    """Advance ``state`` (a uint64 array of length 1); return a uniform in [0, 1)."""
+    state[0] += _GOLDEN
+    return np.float64(mix64(state[0]) >> _MANTISSA_SHIFT) * _INV_2_53
+
+
+@kernel()
+def binomial(n, p, state):
+    """An exact Binomial(n, p) draw by inversion of the CDF, for 0 < p < 1.
+
+    The search starts at 0 successes of the rarer outcome, so it takes about
+    ``n * min(p, 1 - p) + 1`` steps; n is split into blocks so that the probability of
+    0 successes never underflows.
+    """
+    rare = min(p, 1.0 - p)
+    odds = rare / (1.0 - rare)
+    successes = 0
+    left = n
+    while left > 0:
+        block = min(left, _BINOMIAL_BLOCK)
+        term = (1.0 - rare) ** block  # P(0 successes in the block)
+        u = next_uniform(state)
+        x = 0
+        while u > term and x < block:
+            u -= term
+            term *= (block - x) / (x + 1.0) * odds
+            x += 1
+        successes += x
+        left -= block
+    return successes if rare == p else n - successes
+
+
+@kernel()
+def draw_row(weights, n_draws, state):
+    """Replace a row of posterior weights by the frequencies of ``n_draws`` labels drawn
+    from it (a multinomial draw, taken as a chain of conditional binomials)."""
+    n_components = weights.shape[0]
+    last = -1
+    for k in range(n_components):
+        if weights[k] > 0.0:
+            last = k
+    remaining = n_draws
+    mass = 1.0  # posterior mass of components k and after
+    inv_draws = 1.0 / n_draws
+    for k in range(n_components):
+        r = weights[k]
+        if remaining == 0 or r == 0.0:
+            weights[k] = 0.0
+            continue
+        if k == last or r >= mass:
+            count = remaining
+        else:
+            count = binomial(remaining, r / mass, state)
+        mass -= r
+        remaining -= count
+        weights[k] = count * inv_draws
+
+
+@kernel()
+def weigh_row(logp, mode, n_draws, state):
+    """Turn one row of weighted log-densities into weights (soft, hard or sampled), in
+    place; returns the row's log-likelihood (the largest term for hard weights)."""
+    loglik = normalise_row(logp, mode)
+    if mode == MODE_SAMPLE:
+        draw_row(logp, n_draws, state)
+    return loglik
