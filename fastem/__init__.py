@@ -5,7 +5,7 @@
 """
 
 from .exceptions import ComponentError, ConvergenceWarning, NotFittedError
-from .mixture import GaussianMixture
+from .mixture import GaussianMixture, KMeans
 from .persistence import load
 
 __version__ = "0.1.0"
@@ -14,6 +14,7 @@ __all__ = [
     "ComponentError",
     "ConvergenceWarning",
     "GaussianMixture",
+    "KMeans",
     "NotFittedError",
     "load",
     "__version__",

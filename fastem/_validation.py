@@ -12,8 +12,8 @@ import numpy as np
 from .exceptions import not_fitted_error
 
 
-def check_is_fitted(estimator):
-    if not hasattr(estimator, "means_"):
+def check_is_fitted(estimator, attribute="means_"):
+    if not hasattr(estimator, attribute):
         raise not_fitted_error(
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator."

@@ -32,9 +32,10 @@ class ArraySource:
         with limit_threads(self.n_threads):
             return family.estep(self.X, self.sample_weight, params, mode, seed, n_draws)
 
-    def farthest_rows(self, points, count):
+    def farthest_points(self, points, count):
         """The ``count`` rows (of positive weight) farthest from their closest point in
-        ``points`` (K, D), farthest first; used to re-seed empty k-means clusters."""
+        ``points`` (K, D), farthest first, as float64 (count, D); they re-seed empty
+        k-means clusters."""
         X = self.X
         closest = np.empty(X.shape[0])
         with limit_threads(self.n_threads):
@@ -46,7 +47,7 @@ class ArraySource:
         if self.sample_weight is not None:
             closest[self.sample_weight == 0] = -1.0
         order = np.argsort(-closest, kind="stable")
-        return order[:count]
+        return X[order[:count]].astype(np.float64)
 
     def posterior(self, family, params, **wanted):
         """Per-point outputs (see ``family.posterior``)."""

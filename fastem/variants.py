@@ -143,7 +143,7 @@ class HardEM:
             empty = np.flatnonzero(stats.nk == 0)
             if self.reseed_empty and empty.size:
                 means = following.means.copy()
-                means[empty] = source.farthest_rows(params.means, empty.size)
+                means[empty] = source.farthest_points(params.means, empty.size)
                 following = replace(following, means=means)
             fixed_point = stats.fingerprint == previous_fingerprint
             if self.shift_tol is not None:

@@ -1,5 +1,6 @@
-"""scikit-learn-compatible mixture estimators."""
+"""scikit-learn-compatible estimators."""
 
 from ._gaussian import GaussianMixture
+from ._kmeans import KMeans
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "KMeans"]
