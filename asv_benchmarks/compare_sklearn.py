@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 if "--quick" not in sys.argv:
     os.environ.setdefault("FASTEM_BENCH_PROFILE", "regular")
 
-from benchmarks.gaussian import WORKLOADS, _fit, _same_start, seconds_per_iteration  # noqa: E402
+from benchmarks.gaussian import WORKLOADS, _fit, _same_start, gaussian_seconds_per_iteration  # noqa: E402
 
 
 def main():
@@ -32,8 +32,8 @@ def main():
         for dtype in ("float64", "float32"):
             X, init = _same_start(n_samples, n_features, n_components, covariance_type, dtype)
             _fit(fastem.GaussianMixture, X[:256], covariance_type, n_components, init, 1)
-            ours = seconds_per_iteration(fastem.GaussianMixture, X, covariance_type, n_components, init)
-            theirs = seconds_per_iteration(SklearnGaussianMixture, X, covariance_type, n_components, init)
+            ours = gaussian_seconds_per_iteration(fastem.GaussianMixture, X, covariance_type, n_components, init)
+            theirs = gaussian_seconds_per_iteration(SklearnGaussianMixture, X, covariance_type, n_components, init)
             name = f"{X.shape[0]}x{n_features} K={n_components} {covariance_type}"
             print(f"{name:<28}{dtype:<9}{ours:>12.3f}{theirs:>14.3f}{theirs / ours:>8.1f}", flush=True)
 

@@ -37,7 +37,7 @@ def _load_data(path):
 
 def _print_model(gm, file=sys.stdout):
     print(f"\n{gm!r}", file=file)
-    print(f"converged: {gm.converged_} after {gm.n_iter_} iterations; "
+    print(f"converged: {gm.converged_} after {gm.n_iter_} iterations ({gm.n_passes_} passes over the data); "
           f"mean log-likelihood {gm.lower_bound_:.6f}", file=file)
     with np.printoptions(precision=3, suppress=True, linewidth=120):
         for k in np.argsort(-gm.weights_):
@@ -50,7 +50,7 @@ def _fit(X, n_components, covariance, args):
     gm = GaussianMixture(
         n_components, covariance_type=covariance, tol=args.tol, max_iter=args.max_iter,
         n_init=args.n_init, random_state=args.seed, verbose=2, verbose_interval=1,
-        n_threads=args.threads,
+        n_threads=args.threads, algorithm=args.algorithm, accelerate=args.accelerate,
     )
     started = time.perf_counter()
     gm.fit(X)
@@ -59,6 +59,10 @@ def _fit(X, n_components, covariance, args):
 
 def _add_fit_options(parser, n_init):
     parser.add_argument("--covariance", choices=["full", "diag"], default="full")
+    parser.add_argument("--algorithm", choices=["em", "hard", "monte_carlo", "generalized"], default="em",
+                        help="the EM variant (see the README: Which EM variant when)")
+    parser.add_argument("--accelerate", choices=["squarem"], default=None,
+                        help="SQUAREM acceleration (with --algorithm em)")
     parser.add_argument("--max-iter", type=int, default=100)
     parser.add_argument("--tol", type=float, default=1e-3)
     parser.add_argument("--n-init", type=int, default=n_init, help="starts; the best is kept")
@@ -89,7 +93,10 @@ def main(argv=None):
         X = _load_data(args.data)
         print(f"fastem fit: {args.data}, {X.shape[0]} x {X.shape[1]}; fitting "
               f"{args.n_components} components ({args.covariance} covariance)")
-    gm, seconds = _fit(X, args.n_components, args.covariance, args)
+    try:
+        gm, seconds = _fit(X, args.n_components, args.covariance, args)
+    except ValueError as error:  # bad settings or data: the message says what to change
+        raise SystemExit(f"fastem {args.command}: {error}") from None
     _print_model(gm)
     print(f"fit time: {seconds:.3f} s (includes Numba compilation on a cold cache)")
     if args.command == "demo":
