@@ -32,6 +32,9 @@ class GaussianStats:
     fingerprint : int
         Hard E-steps only: a 64-bit hash of which component each row went to (hashes of
         rows add modulo 2**64), so equal fingerprints mean the assignment did not change.
+        Rows are hashed by their index within one E-step call: a source that sums the
+        statistics of several blocks must keep block order fixed between passes (a
+        swap of labels between equal positions of two blocks would go unseen).
     """
 
     nk: np.ndarray

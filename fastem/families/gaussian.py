@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels._jit import MODE_SOFT
+from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
 from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
 from ..exceptions import ComponentError
 from ..stats import GaussianStats
@@ -121,6 +121,8 @@ class GaussianFamily:
         ``mode`` is MODE_SOFT, MODE_HARD or MODE_SAMPLE (``n_draws`` labels per row from
         the random stream ``seed``); see ``fastem._kernels.gaussian.accumulate_gaussian``.
         """
+        if mode == MODE_SAMPLE and n_draws < 1:
+            raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
         means, factors, log_norm = self._kernel_args(params, X.dtype)
         stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
