@@ -17,7 +17,7 @@ def save_model(estimator, path):
     from ._validation import check_is_fitted
 
     check_is_fitted(estimator)
-    params = estimator.get_params()
+    params = {name: _plain(value) for name, value in estimator.get_params().items()}
     arrays = {}
     for name in _ARRAY_PARAMS:
         value = params.pop(name)
