@@ -241,6 +241,8 @@ class SQUAREM:
     to stabilise, and keeps the result only if its log-likelihood is not below theta's;
     otherwise it falls back to the two plain steps.  Objective: the log-likelihood; it
     never decreases.  An iteration is one cycle (about three passes over the data).
+    Its fixed points are the map's, but a long step can carry it into the basin of a
+    different local maximum than the unaccelerated map would reach from the same start.
 
     Parameters
     ----------
