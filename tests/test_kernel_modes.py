@@ -153,9 +153,14 @@ def reference_resp(X, params):
     return resp / resp.sum(axis=1, keepdims=True)
 
 
-def reference_fingerprint(labels, n_components):
-    """Sum over rows n, modulo 2**64, of mix64(n * K + label_n) (global row indices)."""
-    hashes = (py_mix64(row * n_components + int(label)) for row, label in enumerate(labels))
+def reference_fingerprint(labels, n_components, sample_weight=None):
+    """Sum over rows n of positive weight, modulo 2**64, of mix64(n * K + label_n)
+    (global row indices)."""
+    hashes = (
+        py_mix64(row * n_components + int(label))
+        for row, label in enumerate(labels)
+        if sample_weight is None or sample_weight[row] > 0
+    )
     return sum(hashes) & MASK64
 
 
@@ -393,10 +398,13 @@ def test_hard_fingerprint_matches_reference(covariance_type, dtype):
     _, _, labels = reference.posterior(X, params.weights, params.means, params.precisions_cholesky)
     expected = reference_fingerprint(labels, N_COMPONENTS)
 
-    # Hashes use global row indices (rows of later chunks are offset), and weights do
-    # not enter: zero-weight rows count like the others.
+    # Hashes use global row indices (rows of later chunks are offset); rows of weight 0
+    # do not enter (they move no statistic, so their label cannot matter).
     assert family.estep(X, None, params, MODE_HARD).fingerprint == expected
-    assert family.estep(X, sample_weight, params, MODE_HARD).fingerprint == expected
+    sample_weight[::5] = 0.0
+    weighted = reference_fingerprint(labels, N_COMPONENTS, sample_weight)
+    assert weighted != expected
+    assert family.estep(X, sample_weight, params, MODE_HARD).fingerprint == weighted
     assert family.estep(X, None, params, MODE_SOFT).fingerprint == 0
 
     # Move one row onto another component's mean: only its label and hash change.

@@ -62,7 +62,7 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
             w = sample_weight[tile_start + i] if weighted else 1.0
             loglik += w * weigh_row(logp[i], mode, n_draws, state)
             weight += w
-            if mode == MODE_HARD:  # hashes of (row, label) add up to the assignment's hash
+            if mode == MODE_HARD and w > 0.0:  # hashes of (row, label) add up to the assignment's hash
                 fingerprint += mix64(np.uint64((tile_start + i) * n_components + best_component(logp[i])))
             if weighted:
                 for k in range(n_components):
@@ -115,8 +115,8 @@ def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, seed, 
     out_sxx : (K, D, D) full or (K, D) diag float64, sum of w * r * (x - means[k])^2 terms.
     Returns (loglik, weight, fingerprint): sum of w * log p(x) (soft, sampled) or of
     w * max_k log(pi_k p_k(x)) (hard); sum of w (the number of rows when unweighted);
-    under MODE_HARD, a uint64 hash of the assignment of every row (0 otherwise), equal
-    for two passes when they assign every row alike.
+    under MODE_HARD, a uint64 hash of the assignment of every row of positive weight (0
+    otherwise), equal for two passes when they assign those rows alike.
     """
     n_rows = X.shape[0]
     n_components = means.shape[0]

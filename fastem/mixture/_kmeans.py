@@ -15,6 +15,7 @@ from .._validation import (
     check_sample_weight,
 )
 from ..data import ArraySource
+from ..exceptions import ConvergenceWarning
 from ..families.gaussian import GaussianFamily
 from ..init import kmeans_plusplus, kmeans_tolerance, lloyd
 from ._base import EstimatorBase
@@ -173,6 +174,14 @@ class KMeans(EstimatorBase):
                 best = (centres, inertia, run.n_iter)
         centres, inertia, n_iter = best
         labels = source.posterior(family, family.identity_params(centres), label=True)[2]
+        n_distinct = np.unique(labels).size
+        if n_distinct < n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
+                f"({n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         return dict(
             cluster_centers_=centres,
             labels_=labels,
@@ -187,8 +196,9 @@ class KMeans(EstimatorBase):
         if isinstance(init, str) and init == "k-means++":
             return X[kmeans_plusplus(X, n_clusters, rng, weights, settings["n_threads"])].astype(np.float64)
         if isinstance(init, str):  # "random"
-            p = None if weights is None else weights / weights.sum()
-            if p is not None and np.count_nonzero(p) < n_clusters:
+            p = np.ones(X.shape[0]) if weights is None else weights  # as scikit-learn draws
+            p = p / p.sum()
+            if np.count_nonzero(p) < n_clusters:
                 raise ValueError(
                     f"init='random' needs at least n_clusters={n_clusters} samples with a positive "
                     f"sample_weight; {np.count_nonzero(p)} have one."
