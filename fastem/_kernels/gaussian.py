@@ -60,13 +60,25 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
         _tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
         for i in range(n_rows):
             w = sample_weight[tile_start + i] if weighted else 1.0
-            loglik += w * weigh_row(logp[i], mode, n_draws, state)
             weight += w
-            if mode == MODE_HARD and w > 0.0:  # hashes of (row, label) add up to the assignment's hash
-                fingerprint += mix64(np.uint64((tile_start + i) * n_components + best_component(logp[i])))
+            if mode == MODE_HARD:
+                label = best_component(logp[i])
+                loglik += w * logp[i, label]
+                if w > 0.0 and logp[i, label] > -np.inf:
+                    # hashes of (row, label) add up to the assignment's hash
+                    fingerprint += mix64(np.uint64((tile_start + i) * n_components + label))
+                    if not full:  # diagonal: add the row where it went, no tile scan
+                        nk[label] += w
+                        gaussian_diag.row_moments(X, tile_start + i, means[label], w, sx[label], acc[label])
+                        continue
+                normalise_row(logp[i], MODE_HARD)
+            else:
+                loglik += w * weigh_row(logp[i], mode, n_draws, state)
             if weighted:
                 for k in range(n_components):
                     logp[i, k] *= w
+        if mode == MODE_HARD and not full:
+            continue  # every row went straight to its component above
         for k in range(n_components):
             total = 0.0
             for i in range(n_rows):

@@ -6,42 +6,61 @@ over a component's mean and factors (log-densities) and each update of the momen
 accumulators (moments); leftover rows of a tile take the one-row path.
 """
 
+import numpy as np
+
 from ._jit import kernel
 
 
 @kernel()
 def tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
-    """logp[i, k] = log_norm[k] - sum_d ((X[start + i, d] - means[k, d]) * factors[k, d])^2 / 2."""
+    """logp[i, k] = log_norm[k] - sum_d ((X[start + i, d] - means[k, d]) * factors[k, d])^2 / 2.
+
+    The innermost loop runs over components (means and factors transposed to (D, K)),
+    so it vectorises without a horizontal sum per (row, component); four rows share
+    each load of a mean and a factor.  Sums are formed in X's dtype.
+    """
     n_rows = stop - start
     n_blocked = n_rows - n_rows % 4
-    n_features = X.shape[1]
-    for k in range(means.shape[0]):
-        mean = means[k]
-        scale = factors[k]
-        for i in range(0, n_blocked, 4):
-            r = start + i
-            s0 = s1 = s2 = s3 = 0.0
-            for d in range(n_features):
-                m = mean[d]
-                c = scale[d]
-                z0 = (X[r, d] - m) * c
-                z1 = (X[r + 1, d] - m) * c
-                z2 = (X[r + 2, d] - m) * c
-                z3 = (X[r + 3, d] - m) * c
-                s0 += z0 * z0
-                s1 += z1 * z1
-                s2 += z2 * z2
-                s3 += z3 * z3
-            logp[i, k] = log_norm[k] - 0.5 * s0
-            logp[i + 1, k] = log_norm[k] - 0.5 * s1
-            logp[i + 2, k] = log_norm[k] - 0.5 * s2
-            logp[i + 3, k] = log_norm[k] - 0.5 * s3
-        for i in range(n_blocked, n_rows):
-            s = 0.0
-            for d in range(n_features):
-                z = (X[start + i, d] - mean[d]) * scale[d]
-                s += z * z
-            logp[i, k] = log_norm[k] - 0.5 * s
+    n_components, n_features = means.shape
+    means_t = np.ascontiguousarray(means.T)
+    factors_t = np.ascontiguousarray(factors.T)
+    acc = np.zeros((n_rows, n_components), dtype=X.dtype)
+    for i in range(0, n_blocked, 4):
+        r = start + i
+        a0 = acc[i]
+        a1 = acc[i + 1]
+        a2 = acc[i + 2]
+        a3 = acc[i + 3]
+        for d in range(n_features):
+            x0 = X[r, d]
+            x1 = X[r + 1, d]
+            x2 = X[r + 2, d]
+            x3 = X[r + 3, d]
+            mean = means_t[d]
+            scale = factors_t[d]
+            for k in range(n_components):
+                m = mean[k]
+                c = scale[k]
+                z0 = (x0 - m) * c
+                z1 = (x1 - m) * c
+                z2 = (x2 - m) * c
+                z3 = (x3 - m) * c
+                a0[k] += z0 * z0
+                a1[k] += z1 * z1
+                a2[k] += z2 * z2
+                a3[k] += z3 * z3
+    for i in range(n_blocked, n_rows):
+        a = acc[i]
+        for d in range(n_features):
+            x = X[start + i, d]
+            mean = means_t[d]
+            scale = factors_t[d]
+            for k in range(n_components):
+                z = (x - mean[k]) * scale[k]
+                a[k] += z * z
+    for i in range(n_rows):
+        for k in range(n_components):
+            logp[i, k] = log_norm[k] - 0.5 * acc[i, k]
 
 
 @kernel()
@@ -77,3 +96,14 @@ def tile_moments(X, start, stop, mean, resp, sx, acc, work):
             a = w * v
             sx[d] += a
             acc[d] += a * v
+
+
+@kernel()
+def row_moments(X, row, mean, w, sx, acc):
+    """sx += w (x_row - mean); acc += w (x_row - mean)**2: one row wholly in one component
+    (hard weights), which skips the per-component scan of the tile."""
+    for d in range(X.shape[1]):
+        v = X[row, d] - mean[d]
+        a = w * v
+        sx[d] += a
+        acc[d] += a * v
