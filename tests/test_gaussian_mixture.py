@@ -314,7 +314,7 @@ def test_float32_input_is_used_in_place(monkeypatch):
             seen.append(X)
             super().__init__(X, *args, **kwargs)
 
-    monkeypatch.setattr(fastem.mixture._gaussian, "ArraySource", RecordingSource)
+    monkeypatch.setattr(fastem.mixture._mixture, "ArraySource", RecordingSource)
     gm = GaussianMixture(2, random_state=0).fit(X32)
     gm.predict(X32)
     assert len(seen) == 2 and all(X is X32 for X in seen)

@@ -64,6 +64,19 @@ def group_size(n_chunks, floats_per_chunk):
     return max(1, min(n_chunks, max(by_memory, MIN_GROUP)))
 
 
+@kernel()
+def add_partials(count, part_totals, part_prints, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx, totals, prints):
+    """Add the first ``count`` chunks' statistics into the outputs, in chunk order
+    (a family without second moments passes zero-size ``part_sxx``/``out_sxx``)."""
+    for c in range(count):
+        totals[0] += part_totals[c, 0]
+        totals[1] += part_totals[c, 1]
+        prints[0] += part_prints[c]
+        out_nk += part_nk[c]
+        out_sx += part_sx[c]
+        out_sxx += part_sxx[c]
+
+
 @contextmanager
 def limit_threads(n_threads):
     """Run the enclosed kernels on ``n_threads`` threads (``None``: Numba's default)."""

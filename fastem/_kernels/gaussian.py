@@ -19,7 +19,7 @@ import numpy as np
 from numba import prange
 
 from . import gaussian_diag, gaussian_full
-from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, chunk_bounds, group_size, kernel, n_chunks_of
+from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
 from .weights import best_component, mix64, normalise_row, stream_start, weigh_row
 
 
@@ -101,18 +101,6 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
     return loglik, weight, fingerprint
 
 
-@kernel()
-def _add_partials(count, part_totals, part_prints, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx, totals, prints):
-    """Add the first ``count`` chunks' statistics into the outputs, in chunk order."""
-    for c in range(count):
-        totals[0] += part_totals[c, 0]
-        totals[1] += part_totals[c, 1]
-        prints[0] += part_prints[c]
-        out_nk += part_nk[c]
-        out_sx += part_sx[c]
-        out_sxx += part_sxx[c]
-
-
 @kernel(parallel=True)
 def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, seed, n_draws, out_nk, out_sx, out_sxx):
     """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``.
@@ -151,7 +139,7 @@ def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, seed, 
                 X, sample_weight, start, stop, means, factors, log_norm, mode, state, n_draws,
                 part_nk[c], part_sx[c], part_sxx[c],
             )
-        _add_partials(
+        add_partials(
             count, part_totals, part_prints, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx,
             totals, prints,
         )

@@ -1,35 +1,14 @@
 """GaussianMixture: scikit-learn's estimator, fitted by fastem's kernels."""
 
-import math
-import time
-import warnings
-
 import numpy as np
 
-from .._validation import (
-    check_data,
-    check_float,
-    check_int,
-    check_is_fitted,
-    check_option,
-    check_random_state,
-    check_sample_weight,
-)
-from ..data import ArraySource
-from ..em import ConvergenceMonitor, fit_em
-from ..exceptions import ConvergenceWarning
+from .._validation import check_data, check_float, check_option
 from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily, GaussianParams
 from ..init import INIT_METHODS, initial_params
-from ..variants import check_variant_settings, make_variant
-from ._base import EstimatorBase
-
-_FITTED_ATTRIBUTES = (
-    "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
-    "converged_", "n_iter_", "n_passes_", "lower_bound_", "lower_bounds_", "n_features_in_",
-)
+from ._mixture import MixtureBase
 
 
-class GaussianMixture(EstimatorBase):
+class GaussianMixture(MixtureBase):
     """Gaussian mixture model fitted by Expectation-Maximization.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
@@ -170,120 +149,34 @@ class GaussianMixture(EstimatorBase):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
 
-    # -- fitting --------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters with EM (``n_init`` starts, the best one kept).
+    _FITTED_ATTRIBUTES = ("means_", "weights_", "covariances_", "precisions_", "precisions_cholesky_")
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            float32 data is processed in float32; other numeric data as float64.
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; a weight of 2 counts a row twice.
-
-        Returns
-        -------
-        self
-        """
-        try:
-            fitted = self._fit(X, sample_weight)
-        except BaseException:
-            self._forget_fit()
-            raise
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most probable component of each row of ``X``."""
-        return self.fit(X, sample_weight=sample_weight).predict(X)
-
-    def _forget_fit(self):
-        for name in _FITTED_ATTRIBUTES:
-            self.__dict__.pop(name, None)
-
-    def _checked_settings(self):
-        owner = type(self).__name__
-        variant = check_variant_settings(owner, self.algorithm, self.mc_samples, self.gem_step, self.accelerate)
+    # -- what MixtureBase needs -----------------------------------------------------
+    def _checked_family_settings(self, owner):
         return dict(
-            variant=variant,
-            n_components=check_int(self.n_components, "n_components", owner, 1),
             covariance_type=_check_covariance_type(self.covariance_type, owner),
-            tol=check_float(self.tol, "tol", owner, 0.0),
             reg_covar=check_float(self.reg_covar, "reg_covar", owner, 0.0),
-            max_iter=check_int(self.max_iter, "max_iter", owner, 0),
-            n_init=check_int(self.n_init, "n_init", owner, 1),
             init_params=check_option(self.init_params, "init_params", owner, INIT_METHODS),
-            verbose=check_int(self.verbose, "verbose", owner, 0),
-            verbose_interval=check_int(self.verbose_interval, "verbose_interval", owner, 1),
-            n_threads=None if self.n_threads is None else check_int(self.n_threads, "n_threads", owner, 1),
         )
 
-    def _fit(self, X, sample_weight):
-        settings = self._checked_settings()
-        n_components = settings["n_components"]
-        warm = bool(self.warm_start) and hasattr(self, "means_")
-        X = check_data(
-            X, n_features=self.n_features_in_ if warm else None,
-            estimator_name=type(self).__name__, min_samples=2,
-        )
-        n_samples, n_features = X.shape
-        if n_samples < n_components:
-            raise ValueError(
-                f"X has {n_samples} samples but n_components={n_components}; a mixture "
-                "needs at least as many samples as components."
-            )
-        source = ArraySource(X, check_sample_weight(sample_weight, n_samples), settings["n_threads"])
-        family = GaussianFamily(settings["covariance_type"], settings["reg_covar"])
-        user_init = self._checked_user_init(family, n_components, n_features)
-        rng = check_random_state(self.random_state)
+    def _checked_data(self, X, n_features=None, min_samples=1):
+        return check_data(X, n_features=n_features, estimator_name=type(self).__name__, min_samples=min_samples)
 
-        best = None
-        for trial in range(1 if warm else settings["n_init"]):
-            started = time.perf_counter()
-            if settings["verbose"]:
-                print(f"Initialization {trial}")
-            if warm:
-                params, previous = self._fitted_params(), self.lower_bound_
-            else:
-                params, previous = self._start(source, family, user_init, rng, settings), -math.inf
-            monitor = ConvergenceMonitor(
-                settings["tol"], settings["max_iter"], settings["verbose"],
-                settings["verbose_interval"], previous,
-            )
-            variant = make_variant(*settings["variant"], settings["tol"], rng)
-            result = fit_em(source, family, params, monitor, variant)
-            if settings["verbose"]:
-                state = "converged" if result.converged else "did not converge"
-                print(
-                    f"Initialization {state}. time lapse {time.perf_counter() - started:.5f}s\t "
-                    f"lower bound {result.lower_bound:.5f}"
-                )
-            if best is None or result.lower_bound > best.lower_bound:
-                best = result
+    def _make_family(self, settings):
+        return GaussianFamily(settings["covariance_type"], settings["reg_covar"])
 
-        if not best.converged and settings["max_iter"] > 0:
-            warnings.warn(
-                f"Best performing initialization did not converge in max_iter="
-                f"{settings['max_iter']} iterations (tol={settings['tol']:g}). Try different "
-                "init parameters, increase max_iter or tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        params = best.params
+    def _start_function(self, family, settings, n_features):
+        user_init = self._checked_user_init(family, settings["n_components"], n_features)
+        return lambda source, rng: self._start(source, family, user_init, rng, settings)
+
+    @staticmethod
+    def _params_attributes(params):
         return dict(
             weights_=params.weights,
             means_=params.means,
             covariances_=params.covariances,
             precisions_=params.precisions,
             precisions_cholesky_=params.precisions_cholesky,
-            converged_=best.converged,
-            n_iter_=best.n_iter,
-            n_passes_=best.n_passes,
-            lower_bound_=best.lower_bound,
-            lower_bounds_=list(best.lower_bounds),
-            n_features_in_=n_features,
         )
 
     def _start(self, source, family, user_init, rng, settings):
@@ -335,54 +228,9 @@ class GaussianMixture(EstimatorBase):
     def _fitted_params(self):
         return GaussianParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
 
-    def _fitted_model(self):
-        """(family, params) of the fitted model; the family follows the fitted
-        parameters, not ``covariance_type``, which may have been set since."""
-        check_is_fitted(self)
-        params = self._fitted_params()
-        return GaussianFamily(params.covariance_type, self.reg_covar), params
-
-    def _posterior(self, X, **wanted):
-        family, params = self._fitted_model()
-        X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
-        return ArraySource(X, None, self.n_threads).posterior(family, params, **wanted)
-
-    def predict(self, X):
-        """Most probable component of each row of ``X``, shape (n_samples,)."""
-        return self._posterior(X, label=True)[2]
-
-    def predict_proba(self, X):
-        """Posterior probability of each component for each row, shape (n_samples, n_components)."""
-        return self._posterior(X, resp=True)[0]
-
-    def score_samples(self, X):
-        """Log-likelihood ``log p(x)`` of each row of ``X``, shape (n_samples,)."""
-        return self._posterior(X, log_prob=True)[1]
-
-    def score(self, X, y=None, sample_weight=None):
-        """Mean log-likelihood per sample of ``X`` (weighted by ``sample_weight`` if given)."""
-        log_prob = self.score_samples(X)
-        weights = check_sample_weight(sample_weight, log_prob.shape[0])
-        return float(np.average(log_prob, weights=weights))
-
-    def _n_parameters(self):
-        family, params = self._fitted_model()
-        return family.n_parameters(params)
-
-    def bic(self, X):
-        """Bayesian information criterion on ``X`` (lower is better)."""
-        n_samples = np.shape(X)[0]
-        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
-
-    def aic(self, X):
-        """Akaike information criterion on ``X`` (lower is better)."""
-        return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
-
-    def sample(self, n_samples=1):
-        """Draw ``n_samples`` points; returns ``(X, labels)``, seeded by ``random_state``."""
-        family, params = self._fitted_model()
-        n_samples = check_int(n_samples, "n_samples", "GaussianMixture.sample", 1)
-        return family.sample(params, n_samples, check_random_state(self.random_state))
+    def _fitted_family(self):
+        # the family follows the fitted parameters, not covariance_type, which may have been set since
+        return GaussianFamily("full" if self.precisions_cholesky_.ndim == 3 else "diag", self.reg_covar)
 
     def save(self, path):
         """Write the fitted model to ``path`` (.npz, readable with ``fastem.load``)."""

@@ -1,0 +1,123 @@
+"""Kernels of the Bernoulli family: binary rows held as CSR (the columns that are 1).
+
+A component's log-density is linear in a binary row,
+``log p(x | k) + log pi_k = log_norm[k] + sum over the row's ones of table[d, k]``,
+with ``table[d, k] = log(p_kd / (1 - p_kd))`` and
+``log_norm[k] = log pi_k + sum_d log(1 - p_kd)``; so a pass costs the number of ones
+times K plus N times K, whatever the density, and dense input runs through the same
+code once its ones are listed.  K-means on binary rows has the same linear form (see
+``BinaryKMeansFamily``).  The innermost loops run over components, contiguous in
+``table``'s rows.
+
+Arguments shared by the entry points
+------------------------------------
+indptr : (N + 1,) int64; indices : (nnz,) int32 or int64 (row n's ones are the columns
+    ``indices[indptr[n]:indptr[n + 1]]``).
+table : (D, K) float64; log_norm : (K,) float64.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import MODE_HARD, MODE_SOFT, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
+from .weights import best_component, mix64, normalise_row, stream_start, weigh_row
+
+
+@kernel()
+def _row_log_prob(indptr, indices, row, table, log_norm, logp):
+    for k in range(log_norm.shape[0]):
+        logp[k] = log_norm[k]
+    for j in range(indptr[row], indptr[row + 1]):
+        column = table[indices[j]]
+        for k in range(log_norm.shape[0]):
+            logp[k] += column[k]
+
+
+@kernel()
+def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, mode, state, n_draws, nk, sx):
+    """Statistics of rows ``start:stop`` written to ``nk, sx``; returns their
+    (log-likelihood, total sample weight, assignment fingerprint)."""
+    n_components = log_norm.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    nk[:] = 0.0
+    sx[:] = 0.0
+    logp = np.empty(n_components)
+    loglik = 0.0
+    weight = 0.0
+    fingerprint = np.uint64(0)
+    for row in range(start, stop):
+        _row_log_prob(indptr, indices, row, table, log_norm, logp)
+        w = sample_weight[row] if weighted else 1.0
+        weight += w
+        if mode == MODE_HARD:
+            label = best_component(logp)
+            loglik += w * logp[label]
+            if w > 0.0 and logp[label] > -np.inf:
+                fingerprint += mix64(np.uint64(row * n_components + label))
+                nk[label] += w
+                for j in range(indptr[row], indptr[row + 1]):
+                    sx[label, indices[j]] += w
+            continue
+        loglik += w * weigh_row(logp, mode, n_draws, state)
+        for k in range(n_components):
+            r = w * logp[k]
+            if r == 0.0:
+                continue
+            nk[k] += r
+            for j in range(indptr[row], indptr[row + 1]):
+                sx[k, indices[j]] += r
+    return loglik, weight, fingerprint
+
+
+@kernel(parallel=True)
+def accumulate_bernoulli(indptr, indices, sample_weight, table, log_norm, mode, seed, n_draws, out_nk, out_sx):
+    """Add the E-step statistics of the rows to ``out_nk`` (K,) and ``out_sx`` (K, D)
+    (sum of w * r_k * x); ``mode``, ``seed``, ``n_draws`` and the returned
+    (loglik, weight, fingerprint) as in ``accumulate_gaussian``."""
+    n_rows = indptr.shape[0] - 1
+    n_chunks = n_chunks_of(n_rows)
+    group = group_size(n_chunks, out_nk.size + out_sx.size + 1)
+    part_totals = np.empty((group, 2))
+    part_prints = np.empty(group, dtype=np.uint64)
+    part_nk = np.empty((group,) + out_nk.shape)
+    part_sx = np.empty((group,) + out_sx.shape)
+    no_sxx = np.zeros((group, 0))
+    totals = np.zeros(2)
+    prints = np.zeros(1, dtype=np.uint64)
+    for first in range(0, n_chunks, group):
+        count = min(group, n_chunks - first)
+        for c in prange(count):
+            start, stop = chunk_bounds(first + c, n_rows)
+            state = np.empty(1, dtype=np.uint64)
+            state[0] = stream_start(seed, first + c)
+            part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
+                indptr, indices, sample_weight, start, stop, table, log_norm, mode, state, n_draws,
+                part_nk[c], part_sx[c],
+            )
+        add_partials(count, part_totals, part_prints, part_nk, part_sx, no_sxx, out_nk, out_sx, no_sxx[0], totals, prints)
+    return totals[0], totals[1], prints[0]
+
+
+@kernel(parallel=True)
+def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob, out_label):
+    """Per-row outputs, each filled only when its length is not zero (as ``posterior_gaussian``)."""
+    n_rows = indptr.shape[0] - 1
+    n_components = log_norm.shape[0]
+    want_resp = out_resp.shape[0] > 0
+    want_log_prob = out_log_prob.shape[0] > 0
+    want_label = out_label.shape[0] > 0
+    for c in prange(n_chunks_of(n_rows)):
+        start, stop = chunk_bounds(c, n_rows)
+        logp = np.empty(n_components)
+        for row in range(start, stop):
+            _row_log_prob(indptr, indices, row, table, log_norm, logp)
+            if want_label:
+                out_label[row] = best_component(logp)
+            if not (want_log_prob or want_resp):
+                continue
+            log_prob = normalise_row(logp, MODE_SOFT)
+            if want_log_prob:
+                out_log_prob[row] = log_prob
+            if want_resp:
+                for k in range(n_components):
+                    out_resp[row, k] = logp[k]

@@ -1,0 +1,189 @@
+"""What every mixture estimator shares: settings checks, the n_init / warm-start loop
+around the EM driver, and the methods of a fitted model.
+
+A subclass supplies its family and data handling:
+``_FITTED_ATTRIBUTES``, ``_checked_family_settings``, ``_checked_data``,
+``_make_family``, ``_start``, ``_fitted_params``, ``_params_attributes``.
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from .._validation import (
+    check_float,
+    check_int,
+    check_is_fitted,
+    check_random_state,
+    check_sample_weight,
+)
+from ..data import ArraySource
+from ..em import ConvergenceMonitor, fit_em
+from ..exceptions import ConvergenceWarning
+from ..variants import check_variant_settings, make_variant
+from ._base import EstimatorBase
+
+_EM_ATTRIBUTES = ("converged_", "n_iter_", "n_passes_", "lower_bound_", "lower_bounds_", "n_features_in_")
+
+
+class MixtureBase(EstimatorBase):
+    """Shared behaviour of fastem's mixture estimators (not used directly)."""
+
+    # -- fitting --------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM (``n_init`` starts, the best one kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; a weight of 2 counts a row twice.
+
+        Returns
+        -------
+        self
+        """
+        try:
+            fitted = self._fit(X, sample_weight)
+        except BaseException:
+            self._forget_fit()
+            raise
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each row of ``X``."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _forget_fit(self):
+        for name in self._FITTED_ATTRIBUTES + _EM_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+
+    def _is_fitted(self):
+        return hasattr(self, self._FITTED_ATTRIBUTES[0])
+
+    def _checked_settings(self):
+        owner = type(self).__name__
+        settings = dict(
+            variant=check_variant_settings(owner, self.algorithm, self.mc_samples, self.gem_step, self.accelerate),
+            n_components=check_int(self.n_components, "n_components", owner, 1),
+            tol=check_float(self.tol, "tol", owner, 0.0),
+            max_iter=check_int(self.max_iter, "max_iter", owner, 0),
+            n_init=check_int(self.n_init, "n_init", owner, 1),
+            verbose=check_int(self.verbose, "verbose", owner, 0),
+            verbose_interval=check_int(self.verbose_interval, "verbose_interval", owner, 1),
+            n_threads=None if self.n_threads is None else check_int(self.n_threads, "n_threads", owner, 1),
+        )
+        settings.update(self._checked_family_settings(owner))
+        return settings
+
+    def _fit(self, X, sample_weight):
+        settings = self._checked_settings()
+        n_components = settings["n_components"]
+        warm = bool(self.warm_start) and self._is_fitted()
+        X = self._checked_data(X, self.n_features_in_ if warm else None, min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < n_components:
+            raise ValueError(
+                f"X has {n_samples} samples but n_components={n_components}; a mixture "
+                "needs at least as many samples as components."
+            )
+        source = ArraySource(X, check_sample_weight(sample_weight, n_samples), settings["n_threads"])
+        family = self._make_family(settings)
+        start = self._start_function(family, settings, n_features)
+        rng = check_random_state(self.random_state)
+
+        best = None
+        for trial in range(1 if warm else settings["n_init"]):
+            started = time.perf_counter()
+            if settings["verbose"]:
+                print(f"Initialization {trial}")
+            if warm:
+                params, previous = self._fitted_params(), self.lower_bound_
+            else:
+                params, previous = start(source, rng), -math.inf
+            monitor = ConvergenceMonitor(
+                settings["tol"], settings["max_iter"], settings["verbose"],
+                settings["verbose_interval"], previous,
+            )
+            variant = make_variant(*settings["variant"], settings["tol"], rng)
+            result = fit_em(source, family, params, monitor, variant)
+            if settings["verbose"]:
+                state = "converged" if result.converged else "did not converge"
+                print(
+                    f"Initialization {state}. time lapse {time.perf_counter() - started:.5f}s\t "
+                    f"lower bound {result.lower_bound:.5f}"
+                )
+            if best is None or result.lower_bound > best.lower_bound:
+                best = result
+
+        if not best.converged and settings["max_iter"] > 0:
+            warnings.warn(
+                f"Best performing initialization did not converge in max_iter="
+                f"{settings['max_iter']} iterations (tol={settings['tol']:g}). Try different "
+                "init parameters, increase max_iter or tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        fitted = self._params_attributes(best.params)
+        fitted.update(
+            converged_=best.converged,
+            n_iter_=best.n_iter,
+            n_passes_=best.n_passes,
+            lower_bound_=best.lower_bound,
+            lower_bounds_=list(best.lower_bounds),
+            n_features_in_=n_features,
+        )
+        return fitted
+
+    # -- using the fitted model -----------------------------------------------------
+    def _fitted_model(self):
+        """(family, params) of the fitted model."""
+        check_is_fitted(self, self._FITTED_ATTRIBUTES[0])
+        return self._fitted_family(), self._fitted_params()
+
+    def _posterior(self, X, **wanted):
+        family, params = self._fitted_model()
+        X = self._checked_data(X, self.n_features_in_)
+        return ArraySource(X, None, self.n_threads).posterior(family, params, **wanted)
+
+    def predict(self, X):
+        """Most probable component of each row of ``X``, shape (n_samples,)."""
+        return self._posterior(X, label=True)[2]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row, shape (n_samples, n_components)."""
+        return self._posterior(X, resp=True)[0]
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x)`` of each row of ``X``, shape (n_samples,)."""
+        return self._posterior(X, log_prob=True)[1]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood per sample of ``X`` (weighted by ``sample_weight`` if given)."""
+        log_prob = self.score_samples(X)
+        weights = check_sample_weight(sample_weight, log_prob.shape[0])
+        return float(np.average(log_prob, weights=weights))
+
+    def _n_parameters(self):
+        family, params = self._fitted_model()
+        return family.n_parameters(params)
+
+    def bic(self, X):
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        n_samples = np.shape(X)[0]
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
+
+    def aic(self, X):
+        """Akaike information criterion on ``X`` (lower is better)."""
+        return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw ``n_samples`` points; returns ``(X, labels)``, seeded by ``random_state``."""
+        family, params = self._fitted_model()
+        n_samples = check_int(n_samples, "n_samples", f"{type(self).__name__}.sample", 1)
+        return family.sample(params, n_samples, check_random_state(self.random_state))
