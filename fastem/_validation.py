@@ -159,3 +159,69 @@ def check_random_state(seed):
     raise ValueError(
         f"random_state must be None, an int or a numpy.random.RandomState; got {seed!r}."
     )
+
+
+def check_binary_data(X, name="X", n_features=None, estimator_name="the estimator", min_samples=1):
+    """Return ``X`` (a dense array or a scipy.sparse matrix of 0/1) as ``BinaryRows``.
+
+    Values other than 0 and 1 raise a ValueError naming the first one (no thresholding);
+    the user's matrix is never modified (explicit zeros and duplicates are dropped on a copy).
+    """
+    from .data import BinaryRows
+
+    if _is_sparse(X):
+        matrix = X.tocsr()
+        if matrix is X or not matrix.has_canonical_format:
+            matrix = matrix.copy()
+            matrix.sum_duplicates()
+        _check_shape(matrix.shape, name, n_features, estimator_name, min_samples)
+        values = matrix.data
+        bad = np.flatnonzero(~((values == 0) | (values == 1)))
+        if bad.size:
+            row = int(np.searchsorted(matrix.indptr, bad[0], side="right") - 1)
+            _binary_error(name, row, int(matrix.indices[bad[0]]), values[bad[0]])
+        matrix.eliminate_zeros()
+        indices = matrix.indices.astype(np.int32 if matrix.shape[1] < 2**31 else np.int64)
+        return BinaryRows(matrix.indptr.astype(np.int64), indices, matrix.shape[1])
+    array = np.asarray(X)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{name} has dtype {array.dtype}; binary data must be bool or numeric 0/1.")
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features); got a "
+            f"{array.ndim}-D array of shape {array.shape}."
+        )
+    _check_shape(array.shape, name, n_features, estimator_name, min_samples)
+    if array.dtype.kind == "f":
+        _check_finite(array, name)
+    if array.dtype.kind != "b":
+        not_binary = (array != 0) & (array != 1)
+        if not_binary.any():
+            row, column = np.argwhere(not_binary)[0]
+            _binary_error(name, int(row), int(column), array[row, column])
+    rows, columns = np.nonzero(array)
+    indptr = np.zeros(array.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=array.shape[0]), out=indptr[1:])
+    indices = columns.astype(np.int32 if array.shape[1] < 2**31 else np.int64)
+    return BinaryRows(indptr, indices, array.shape[1])
+
+
+def _binary_error(name, row, column, value):
+    value = value.item() if isinstance(value, np.generic) else value
+    raise ValueError(
+        f"{name} must hold only 0 and 1 (binary data); {name}[{row}, {column}] = {value!r}. "
+        "Binarise it first (e.g. X > threshold)."
+    )
+
+
+def _check_shape(shape, name, n_features, estimator_name, min_samples):
+    if n_features is not None and shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {shape[1]} features, but {estimator_name} is expecting "
+            f"{n_features} features as input."
+        )
+    if shape[0] < min_samples:
+        raise ValueError(
+            f"Found array with {shape[0]} sample(s) (shape={shape}) while a minimum of "
+            f"{min_samples} is required by {estimator_name}."
+        )

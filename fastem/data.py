@@ -53,3 +53,40 @@ class ArraySource:
         """Per-point outputs (see ``family.posterior``)."""
         with limit_threads(self.n_threads):
             return family.posterior(self.X, params, **wanted)
+
+
+class BinaryRows:
+    """Binary rows as the column indices of their ones (CSR without values).
+
+    Parameters
+    ----------
+    indptr : ndarray of shape (n_samples + 1,), int64
+    indices : ndarray of shape (nnz,), int32 or int64; row n's ones are the columns
+        ``indices[indptr[n]:indptr[n + 1]]``.
+    n_features : int
+    """
+
+    def __init__(self, indptr, indices, n_features):
+        self.indptr = indptr
+        self.indices = indices
+        self.n_features = n_features
+
+    @property
+    def shape(self):
+        return (self.indptr.shape[0] - 1, self.n_features)
+
+    def __getitem__(self, rows):
+        """The rows at the integer positions ``rows`` (a new BinaryRows)."""
+        rows = np.asarray(rows)
+        counts = np.diff(self.indptr)[rows]
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        pieces = [self.indices[self.indptr[r]:self.indptr[r + 1]] for r in rows]
+        indices = np.concatenate(pieces) if pieces else self.indices[:0]
+        return BinaryRows(indptr, indices.astype(self.indices.dtype), self.n_features)
+
+    def toarray(self):
+        """Dense (n_samples, n_features) float64 array of 0/1."""
+        dense = np.zeros(self.shape)
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        dense[rows, self.indices] = 1.0
+        return dense

@@ -16,8 +16,9 @@ from ._kernels._jit import MODE_HARD, limit_threads
 from ._kernels.seeding import squared_distances
 from .data import ArraySource
 from .em import ConvergenceMonitor, fit_em
+from .families.bernoulli import BernoulliParams, BinaryKMeansFamily
 from .families.gaussian import GaussianFamily
-from .stats import GaussianStats
+from .stats import BernoulliStats, GaussianStats
 from .variants import HardEM
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -133,4 +134,57 @@ def initial_params(source, family, n_components, init_params, rng):
         stats = _random_resp_stats(X, weights, n_components, covariance_type, rng)
     else:  # validated by the estimator; kept for direct callers
         raise ValueError(f"init_params must be one of {INIT_METHODS}; got {init_params!r}.")
+    return family.m_step(stats)
+
+
+# -- Bernoulli family ---------------------------------------------------------------------
+BERNOULLI_INIT_METHODS = ("kmeans", "random", "random_from_data")
+
+
+def _random_resp_binary_stats(X, sample_weight, n_components, rng):
+    """Statistics of uniformly random responsibilities over binary rows, a block at a time."""
+    nk = np.zeros(n_components)
+    sx_t = np.zeros((X.n_features, n_components))
+    for start in range(0, X.shape[0], _RANDOM_BLOCK_ROWS):
+        stop = min(start + _RANDOM_BLOCK_ROWS, X.shape[0])
+        resp = rng.uniform(size=(stop - start, n_components))
+        resp /= resp.sum(axis=1, keepdims=True)
+        if sample_weight is not None:
+            resp *= sample_weight[start:stop, None]
+        nk += resp.sum(axis=0)
+        first, last = X.indptr[start], X.indptr[stop]
+        rows = np.repeat(np.arange(stop - start), np.diff(X.indptr[start:stop + 1]))
+        np.add.at(sx_t, X.indices[first:last], resp[rows])
+    return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), 0.0, float(nk.sum()))
+
+
+def binary_kmeans(source, centres, max_iter=100):
+    """Lloyd's k-means on binary rows from ``centres`` (K, D): hard EM on the Bernoulli
+    kernel in its k-means form; returns the final ``BernoulliParams`` (centres in
+    ``probabilities``) and the hard statistics of the final assignment."""
+    family = BinaryKMeansFamily()
+    n_clusters = centres.shape[0]
+    start = BernoulliParams(np.full(n_clusters, 1.0 / n_clusters), centres)
+    monitor = ConvergenceMonitor(0.0, max_iter)
+    result = fit_em(source, family, start, monitor, HardEM())
+    return result.params, source.estep(family, result.params, MODE_HARD)
+
+
+def initial_bernoulli_params(source, family, n_components, init_params, rng):
+    """Data-driven starting parameters for the Bernoulli ``family``.
+
+    "random_from_data": components on distinct random rows (smoothed by the prior);
+    "kmeans": k-means on the binary rows from such seeds, then the M-step of its
+    clusters; "random": uniformly random responsibilities.
+    """
+    X, weights = source.X, source.sample_weight
+    if init_params == "random":
+        return family.m_step(_random_resp_binary_stats(X, weights, n_components, rng))
+    seeds = X[rng.choice(X.shape[0], size=n_components, replace=False)].toarray()
+    if init_params == "random_from_data":
+        stats = BernoulliStats(np.ones(n_components), seeds, 0.0, float(n_components))
+    elif init_params == "kmeans":
+        stats = binary_kmeans(source, seeds)[1]
+    else:  # validated by the estimator; kept for direct callers
+        raise ValueError(f"init_params must be one of {BERNOULLI_INIT_METHODS}; got {init_params!r}.")
     return family.m_step(stats)

@@ -73,3 +73,32 @@ class GaussianStats:
             weight=self.weight + other.weight,
             fingerprint=(self.fingerprint + other.fingerprint) % 2**64,
         )
+
+
+@dataclass(frozen=True)
+class BernoulliStats:
+    """E-step statistics of a Bernoulli mixture (the same fields, no second moments).
+
+    Attributes
+    ----------
+    nk : ndarray of shape (n_components,)
+        Sum of sample weight times weight of the row for each component.
+    sx : ndarray of shape (n_components, n_features)
+        Sum of those weights times the binary row.
+    loglik, weight, fingerprint : as in ``GaussianStats``.
+    """
+
+    nk: np.ndarray
+    sx: np.ndarray
+    loglik: float
+    weight: float
+    fingerprint: int = 0
+
+    def __add__(self, other):
+        return BernoulliStats(
+            nk=self.nk + other.nk,
+            sx=self.sx + other.sx,
+            loglik=self.loglik + other.loglik,
+            weight=self.weight + other.weight,
+            fingerprint=(self.fingerprint + other.fingerprint) % 2**64,
+        )

@@ -63,10 +63,6 @@ class Iterate:
     settled: bool = True
 
 
-def _objective(stats):
-    return stats.loglik / stats.weight
-
-
 class StandardEM:
     """Standard EM (Dempster, Laird & Rubin 1977): soft posteriors, full M-step.
 
@@ -78,7 +74,7 @@ class StandardEM:
     def evaluate(self, source, family, params):
         """One application of the EM map: (objective at params, next params, passes)."""
         stats = source.estep(family, params, MODE_SOFT)
-        return _objective(stats), family.m_step(stats), 1
+        return family.objective(stats, params), family.m_step(stats), 1
 
     def steps(self, source, family, params):
         while True:
@@ -90,17 +86,22 @@ class StandardEM:
 class ECM(StandardEM):
     """Multicycle expectation/conditional maximisation (Meng & Rubin 1993).
 
-    Each iteration is two cycles, each with its own E-step: the weights and means are
-    maximised with the covariances held, then the covariances with the weights and
-    means held.  Every conditional step maximises the expected log-likelihood over its
-    parameters, so the log-likelihood never decreases; the fixed points are EM's.
+    Each iteration runs the family's conditional cycles, each after its own E-step
+    (Gaussian: the weights and means with the covariances held, then the covariances;
+    Bernoulli: the weights, then the probabilities).  Every conditional step maximises
+    the expected objective over its parameters, so the objective never decreases; the
+    fixed points are EM's.
     """
 
     def evaluate(self, source, family, params):
-        stats = source.estep(family, params, MODE_SOFT)
-        located = family.m_step(stats, params, ("weights", "means"))
-        spread = family.m_step(source.estep(family, located, MODE_SOFT), located, ("covariances",))
-        return _objective(stats), spread, 2
+        objective, current, passes = None, params, 0
+        for groups in family.conditional_cycles:
+            stats = source.estep(family, current, MODE_SOFT)
+            if objective is None:
+                objective = family.objective(stats, current)
+            current = family.m_step(stats, current, groups)
+            passes += 1
+        return objective, current, passes
 
 
 class HardEM:
@@ -113,8 +114,8 @@ class HardEM:
 
     Parameters
     ----------
-    update : tuple of str
-        Parameter groups the M-step maximises (k-means: the means only).
+    update : tuple of str or None
+        Parameter groups the M-step maximises (None: all; k-means: the means only).
     reseed_empty : bool
         Move the mean of a component that received no point to the point farthest from
         its closest mean (k-means), instead of leaving it where it was.
@@ -128,8 +129,7 @@ class HardEM:
 
     keep_best = False
 
-    def __init__(self, update=("weights", "means", "covariances"), reseed_empty=False, shift_tol=None,
-                 objective="loglik"):
+    def __init__(self, update=None, reseed_empty=False, shift_tol=None, objective="loglik"):
         self.update = update
         self.reseed_empty = reseed_empty
         self.shift_tol = shift_tol
@@ -148,7 +148,7 @@ class HardEM:
             fixed_point = stats.fingerprint == previous_fingerprint
             if self.shift_tol is not None:
                 fixed_point |= float(((following.means - params.means) ** 2).sum()) <= self.shift_tol
-            objective = -float(stats.sxx.sum()) if self.objective == "inertia" else _objective(stats)
+            objective = -float(stats.sxx.sum()) if self.objective == "inertia" else family.objective(stats, params)
             yield Iterate(objective, params, following, 1, fixed_point)
             previous_fingerprint = stats.fingerprint
             params = following
@@ -184,7 +184,7 @@ class MonteCarloEM:
         for iteration in range(2**62):
             seed = (self.seed * 1_000_003 + iteration) % 2**63
             stats = source.estep(family, params, MODE_SAMPLE, seed, draws)
-            objective = _objective(stats)
+            objective = family.objective(stats, params)
             settled = not auto or draws == MC_MAX_DRAWS
             if auto and objective - previous < self.tol and not settled:
                 draws = min(2 * draws, MC_MAX_DRAWS)
@@ -210,7 +210,7 @@ class OverRelaxedEM:
     def steps(self, source, family, params):
         n_components, n_features = params.means.shape
         stats = source.estep(family, params, MODE_SOFT)
-        objective, passes, eta = _objective(stats), 1, 1.0
+        objective, passes, eta = family.objective(stats, params), 1, 1.0
         while True:
             em_step = family.m_step(stats)
             yield Iterate(objective, params, em_step, passes)
@@ -222,13 +222,14 @@ class OverRelaxedEM:
                 )
                 trial_stats = source.estep(family, trial, MODE_SOFT)
                 passes += 1
-                if _objective(trial_stats) >= objective:
-                    params, stats, objective = trial, trial_stats, _objective(trial_stats)
+                trial_objective = family.objective(trial_stats, trial)
+                if trial_objective >= objective:
+                    params, stats, objective = trial, trial_stats, trial_objective
                     eta *= RELAXATION_GROWTH
                     continue
             stats = source.estep(family, em_step, MODE_SOFT)
             passes += 1
-            params, objective = em_step, _objective(stats)
+            params, objective = em_step, family.objective(stats, em_step)
             eta = RELAXATION_GROWTH if eta == 1.0 else 1.0
 
 

@@ -97,6 +97,9 @@ class GaussianFamily:
     """
 
     name = "gaussian"
+    parameter_groups = PARAMETER_GROUPS
+    # ECM: weights and means with the covariances held, then the covariances.
+    conditional_cycles = (("weights", "means"), ("covariances",))
 
     def __init__(self, covariance_type, reg_covar):
         self.covariance_type = covariance_type
@@ -146,16 +149,21 @@ class GaussianFamily:
         )
 
     # -- M-step ---------------------------------------------------------------------
-    def m_step(self, stats, previous=None, update=PARAMETER_GROUPS):
+    def objective(self, stats, params):
+        """The objective EM raises: the log-likelihood per unit of sample weight."""
+        return stats.loglik / stats.weight
+
+    def m_step(self, stats, previous=None, update=None):
         """Parameters that maximise the expected log-likelihood given ``stats``.
 
         With ``update`` a subset of ``PARAMETER_GROUPS`` ("weights", "means",
-        "covariances"), only those groups are maximised and the others are taken from
+        "covariances"; None for all), only those groups are maximised and the others are taken from
         ``previous``, the parameters the statistics were taken under (a conditional
         M-step: ECM, and k-means, which moves the means only).  Covariances are
         maximised about the new means, or about the held ones, and get ``reg_covar`` on
         their diagonal.
         """
+        update = PARAMETER_GROUPS if update is None else update
         nk = stats.nk + 10 * np.finfo(np.float64).eps  # keeps empty components finite
         if "weights" in update:
             weights = nk / nk.sum()
