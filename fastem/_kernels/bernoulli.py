@@ -34,13 +34,14 @@ def _row_log_prob(indptr, indices, row, table, log_norm, logp):
 
 
 @kernel()
-def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, mode, state, n_draws, nk, sx):
-    """Statistics of rows ``start:stop`` written to ``nk, sx``; returns their
-    (log-likelihood, total sample weight, assignment fingerprint)."""
+def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, mode, state, n_draws, nk, sx_t):
+    """Statistics of rows ``start:stop`` written to ``nk, sx_t`` (sx transposed, (D, K):
+    a row's ones then update contiguous rows); returns their (log-likelihood, total
+    sample weight, assignment fingerprint)."""
     n_components = log_norm.shape[0]
     weighted = sample_weight.shape[0] > 0
     nk[:] = 0.0
-    sx[:] = 0.0
+    sx_t[:] = 0.0
     logp = np.empty(n_components)
     loglik = 0.0
     weight = 0.0
@@ -56,31 +57,31 @@ def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, m
                 fingerprint += mix64(np.uint64(row * n_components + label))
                 nk[label] += w
                 for j in range(indptr[row], indptr[row + 1]):
-                    sx[label, indices[j]] += w
+                    sx_t[indices[j], label] += w
             continue
         loglik += w * weigh_row(logp, mode, n_draws, state)
         for k in range(n_components):
-            r = w * logp[k]
-            if r == 0.0:
-                continue
-            nk[k] += r
-            for j in range(indptr[row], indptr[row + 1]):
-                sx[k, indices[j]] += r
+            logp[k] *= w
+            nk[k] += logp[k]
+        for j in range(indptr[row], indptr[row + 1]):
+            column = sx_t[indices[j]]
+            for k in range(n_components):
+                column[k] += logp[k]
     return loglik, weight, fingerprint
 
 
 @kernel(parallel=True)
-def accumulate_bernoulli(indptr, indices, sample_weight, table, log_norm, mode, seed, n_draws, out_nk, out_sx):
-    """Add the E-step statistics of the rows to ``out_nk`` (K,) and ``out_sx`` (K, D)
-    (sum of w * r_k * x); ``mode``, ``seed``, ``n_draws`` and the returned
+def accumulate_bernoulli(indptr, indices, sample_weight, table, log_norm, mode, seed, n_draws, out_nk, out_sx_t):
+    """Add the E-step statistics of the rows to ``out_nk`` (K,) and ``out_sx_t`` (D, K)
+    (sum of w * r_k * x, transposed); ``mode``, ``seed``, ``n_draws`` and the returned
     (loglik, weight, fingerprint) as in ``accumulate_gaussian``."""
     n_rows = indptr.shape[0] - 1
     n_chunks = n_chunks_of(n_rows)
-    group = group_size(n_chunks, out_nk.size + out_sx.size + 1)
+    group = group_size(n_chunks, out_nk.size + out_sx_t.size + 1)
     part_totals = np.empty((group, 2))
     part_prints = np.empty(group, dtype=np.uint64)
     part_nk = np.empty((group,) + out_nk.shape)
-    part_sx = np.empty((group,) + out_sx.shape)
+    part_sx = np.empty((group,) + out_sx_t.shape)
     no_sxx = np.zeros((group, 0))
     totals = np.zeros(2)
     prints = np.zeros(1, dtype=np.uint64)
@@ -94,7 +95,7 @@ def accumulate_bernoulli(indptr, indices, sample_weight, table, log_norm, mode, 
                 indptr, indices, sample_weight, start, stop, table, log_norm, mode, state, n_draws,
                 part_nk[c], part_sx[c],
             )
-        add_partials(count, part_totals, part_prints, part_nk, part_sx, no_sxx, out_nk, out_sx, no_sxx[0], totals, prints)
+        add_partials(count, part_totals, part_prints, part_nk, part_sx, no_sxx, out_nk, out_sx_t, no_sxx[0], totals, prints)
     return totals[0], totals[1], prints[0]
 
 

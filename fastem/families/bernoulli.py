@@ -64,12 +64,12 @@ class BernoulliFamily:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
         table, log_norm = self._tables(params)
         nk = np.zeros(log_norm.shape[0])
-        sx = np.zeros((log_norm.shape[0], X.n_features))
+        sx_t = np.zeros((X.n_features, log_norm.shape[0]))
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         loglik, weight, fingerprint = accumulate_bernoulli(
-            X.indptr, X.indices, weights, table, log_norm, mode, seed, n_draws, nk, sx
+            X.indptr, X.indices, weights, table, log_norm, mode, seed, n_draws, nk, sx_t
         )
-        return BernoulliStats(nk, sx, loglik, weight, int(fingerprint))
+        return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), loglik, weight, int(fingerprint))
 
     def posterior(self, X, params, resp=False, log_prob=False, label=False):
         """Per-row outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
