@@ -56,7 +56,9 @@ class BernoulliFamily:
         p = np.clip(params.probabilities, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
         log_not = np.log1p(-p)
         table = np.ascontiguousarray((np.log(p) - log_not).T)
-        return table, np.log(params.weights) + log_not.sum(axis=1)
+        with np.errstate(divide="ignore"):  # a weight of 0 (user-given) is a component no row enters
+            log_weights = np.log(params.weights)
+        return table, log_weights + log_not.sum(axis=1)
 
     def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0):
         """Statistics of the rows of ``X`` (``BinaryRows``) under ``params``."""
@@ -116,7 +118,7 @@ class BernoulliFamily:
     # -- unconstrained form (for over-relaxed steps and SQUAREM) ---------------------
     def to_vector(self, params):
         """Centred log-weights and the log-odds of the probabilities."""
-        log_weights = np.log(params.weights)
+        log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
         p = np.clip(params.probabilities, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
         return np.concatenate([log_weights - log_weights.mean(), (np.log(p) - np.log1p(-p)).ravel()])
 

@@ -107,8 +107,10 @@ class GaussianFamily:
 
     # -- E-step ---------------------------------------------------------------------
     def _kernel_args(self, params, dtype):
+        with np.errstate(divide="ignore"):  # a weight of 0 (user-given) is a component no row enters
+            log_weights = np.log(params.weights)
         log_norm = (
-            np.log(params.weights)
+            log_weights
             + self.log_det_precisions_cholesky(params.precisions_cholesky)
             - 0.5 * params.means.shape[1] * math.log(2 * math.pi)
         )
@@ -196,7 +198,7 @@ class GaussianFamily:
         """Parameters as one unconstrained vector: log-weights (centred), means and the
         precision Cholesky factors with the log of their diagonal.  Any vector maps back
         to valid parameters, so extrapolated steps stay valid."""
-        log_weights = np.log(params.weights)
+        log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
         factors = params.precisions_cholesky
         if factors.ndim == 3:
             n_features = factors.shape[1]
