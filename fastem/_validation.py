@@ -58,20 +58,7 @@ def check_data(X, name="X", n_features=None, estimator_name="the estimator", min
             f"{name} must be a 2-D array of shape (n_samples, n_features); got a "
             f"{array.ndim}-D array of shape {array.shape}.{hint}"
         )
-    if array.shape[0] < min_samples:
-        raise ValueError(
-            f"Found array with {array.shape[0]} sample(s) (shape={array.shape}) while a "
-            f"minimum of {min_samples} is required."
-        )
-    if array.shape[1] < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 is required."
-        )
-    if n_features is not None and array.shape[1] != n_features:
-        raise ValueError(
-            f"X has {array.shape[1]} features, but {estimator_name} is expecting "
-            f"{n_features} features as input."
-        )
+    check_shape(array.shape, n_features, estimator_name, min_samples)
     if array.dtype not in (np.float32, np.float64):
         array = array.astype(np.float64)
     array = np.ascontiguousarray(array)
@@ -174,7 +161,7 @@ def check_binary_data(X, name="X", n_features=None, estimator_name="the estimato
         if matrix is X or not matrix.has_canonical_format:
             matrix = matrix.copy()
             matrix.sum_duplicates()
-        _check_shape(matrix.shape, name, n_features, estimator_name, min_samples)
+        check_shape(matrix.shape, n_features, estimator_name, min_samples)
         values = matrix.data
         bad = np.flatnonzero(~((values == 0) | (values == 1)))
         if bad.size:
@@ -191,7 +178,7 @@ def check_binary_data(X, name="X", n_features=None, estimator_name="the estimato
             f"{name} must be a 2-D array of shape (n_samples, n_features); got a "
             f"{array.ndim}-D array of shape {array.shape}."
         )
-    _check_shape(array.shape, name, n_features, estimator_name, min_samples)
+    check_shape(array.shape, n_features, estimator_name, min_samples)
     if array.dtype.kind == "f":
         _check_finite(array, name)
     if array.dtype.kind != "b":
@@ -214,14 +201,41 @@ def _binary_error(name, row, column, value):
     )
 
 
-def _check_shape(shape, name, n_features, estimator_name, min_samples):
-    if n_features is not None and shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {shape[1]} features, but {estimator_name} is expecting "
-            f"{n_features} features as input."
-        )
+def check_shape(shape, n_features=None, estimator_name="the estimator", min_samples=1):
+    """Check a 2-D data shape: enough samples, at least one feature, the fitted width."""
     if shape[0] < min_samples:
         raise ValueError(
-            f"Found array with {shape[0]} sample(s) (shape={shape}) while a minimum of "
-            f"{min_samples} is required by {estimator_name}."
+            f"Found array with {shape[0]} sample(s) (shape={shape}) while a "
+            f"minimum of {min_samples} is required."
         )
+    if shape[1] < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+    if n_features is not None and shape[1] != n_features:
+        raise ValueError(
+            f"X has {shape[1]} features, but {estimator_name} is expecting "
+            f"{n_features} features as input."
+        )
+
+
+def check_init_array(value, name, shape, shape_text, unit_interval=False):
+    """A private float64 copy of a user-given starting array, checked for dtype, shape,
+    finiteness and (``unit_interval``) values in [0, 1]."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} has dtype {array.dtype}; it must be numeric.")
+    array = np.array(array, dtype=np.float64)  # a private copy: the user's array is never kept
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape_text} = {shape}; got shape {array.shape}.")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or inf.")
+    if unit_interval and ((array < 0).any() or (array > 1).any()):
+        raise ValueError(f"{name} must lie in [0, 1]; got min {array.min():.5g}, max {array.max():.5g}.")
+    return array
+
+
+def check_weights_init(value, n_components):
+    """User-given mixing weights: (n_components,), in [0, 1], summing to 1."""
+    weights = check_init_array(value, "weights_init", (n_components,), "(n_components,)", unit_interval=True)
+    if abs(weights.sum() - 1.0) > 1e-8:
+        raise ValueError(f"weights_init must sum to 1; got sum {weights.sum():.10g}.")
+    return weights

@@ -581,7 +581,7 @@ def test_nan_and_shape_errors():
     with pytest.raises(TypeError, match=re.escape("X has dtype <U1; binary data must be bool or numeric 0/1.")):
         model.fit(np.array([["a", "b"], ["c", "d"]]))
     with pytest.raises(ValueError, match=re.escape(
-            "Found array with 1 sample(s) (shape=(1, 4)) while a minimum of 2 is required by BernoulliMixture.")):
+            "Found array with 1 sample(s) (shape=(1, 4)) while a minimum of 2 is required.")):
         model.fit(np.ones((1, 4)))
     with pytest.raises(ValueError, match=re.escape(
             "X has 3 samples but n_components=4; a mixture needs at least as many samples as components.")):
@@ -609,9 +609,9 @@ def test_wrong_number_of_features_at_predict():
          "The 'init_params' parameter of BernoulliMixture must be one of 'kmeans', 'random', "
          "'random_from_data'. Got 'k-means++' instead."),
         (dict(probabilities_init=np.full((2, 4), 0.5) - np.eye(2, 4) * 0.6),
-         "probabilities_init must hold values in [0, 1]; got min -0.1, max 0.5."),
+         "probabilities_init must lie in [0, 1]; got min -0.1, max 0.5."),
         (dict(probabilities_init=np.full((2, 4), 1.5)),
-         "probabilities_init must hold values in [0, 1]; got min 1.5, max 1.5."),
+         "probabilities_init must lie in [0, 1]; got min 1.5, max 1.5."),
         (dict(probabilities_init=np.full((2, 3), 0.5)),
          "probabilities_init must have shape (n_components, n_features) = (2, 4); got shape (2, 3)."),
         (dict(probabilities_init=np.full(4, 0.5)),
@@ -619,7 +619,7 @@ def test_wrong_number_of_features_at_predict():
         (dict(weights_init=[0.5, 0.4]), "weights_init must sum to 1; got sum 0.9."),
         (dict(weights_init=[0.5, 0.3, 0.2]),
          "weights_init must have shape (n_components,) = (2,); got shape (3,)."),
-        (dict(weights_init=[1.5, -0.5]), "weights_init must hold values in [0, 1]; got min -0.5, max 1.5."),
+        (dict(weights_init=[1.5, -0.5]), "weights_init must lie in [0, 1]; got min -0.5, max 1.5."),
     ],
 )
 def test_bad_settings_raise_and_leave_unfitted(settings, message):

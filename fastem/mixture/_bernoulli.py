@@ -1,8 +1,6 @@
 """BernoulliMixture: a mixture of independent binary features, dense or sparse."""
 
-import numpy as np
-
-from .._validation import check_binary_data, check_float, check_option
+from .._validation import check_binary_data, check_float, check_init_array, check_option, check_weights_init
 from ..families.bernoulli import BernoulliFamily, BernoulliParams
 from ..init import BERNOULLI_INIT_METHODS, initial_bernoulli_params
 from ._mixture import MixtureBase
@@ -117,13 +115,11 @@ class BernoulliMixture(MixtureBase):
         n_components = settings["n_components"]
         weights = probabilities = None
         if self.weights_init is not None:
-            weights = _unit_interval_array(self.weights_init, "weights_init", (n_components,), "(n_components,)")
-            if abs(weights.sum() - 1.0) > 1e-8:
-                raise ValueError(f"weights_init must sum to 1; got sum {weights.sum():.10g}.")
+            weights = check_weights_init(self.weights_init, n_components)
         if self.probabilities_init is not None:
-            probabilities = _unit_interval_array(
+            probabilities = check_init_array(
                 self.probabilities_init, "probabilities_init", (n_components, n_features),
-                "(n_components, n_features)",
+                "(n_components, n_features)", unit_interval=True,
             )
 
         def start(source, rng):
@@ -147,14 +143,3 @@ class BernoulliMixture(MixtureBase):
     def _fitted_family(self):
         return BernoulliFamily(self.alpha, self.beta)
 
-
-def _unit_interval_array(value, name, shape, shape_text):
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{name} has dtype {array.dtype}; it must be numeric.")
-    array = np.array(array, dtype=np.float64)  # a private copy
-    if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape_text} = {shape}; got shape {array.shape}.")
-    if not np.isfinite(array).all() or (array < 0).any() or (array > 1).any():
-        raise ValueError(f"{name} must hold values in [0, 1]; got min {array.min():.5g}, max {array.max():.5g}.")
-    return array

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._validation import check_data, check_float, check_option
+from .._validation import check_data, check_float, check_init_array, check_option, check_weights_init
 from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily, GaussianParams
 from ..init import INIT_METHODS, initial_params
 from ._mixture import MixtureBase
@@ -195,15 +195,9 @@ class GaussianMixture(MixtureBase):
         """(weights, means, precisions_cholesky) from the *_init parameters, None where absent."""
         weights = means = prec_chol = None
         if self.weights_init is not None:
-            weights = _init_array(self.weights_init, "weights_init", (n_components,), "(n_components,)")
-            if (weights < 0).any() or (weights > 1).any():
-                raise ValueError(
-                    f"weights_init must lie in [0, 1]; got min {weights.min():.5g}, max {weights.max():.5g}."
-                )
-            if abs(weights.sum() - 1.0) > 1e-8:
-                raise ValueError(f"weights_init must sum to 1; got sum {weights.sum():.10g}.")
+            weights = check_weights_init(self.weights_init, n_components)
         if self.means_init is not None:
-            means = _init_array(
+            means = check_init_array(
                 self.means_init, "means_init", (n_components, n_features), "(n_components, n_features)"
             )
         if self.precisions_init is not None:
@@ -211,7 +205,7 @@ class GaussianMixture(MixtureBase):
                 shape, text = (n_components, n_features, n_features), "(n_components, n_features, n_features)"
             else:
                 shape, text = (n_components, n_features), "(n_components, n_features)"
-            precisions = _init_array(self.precisions_init, "precisions_init", shape, text)
+            precisions = check_init_array(self.precisions_init, "precisions_init", shape, text)
             if family.covariance_type == "full":
                 asymmetric = ~np.isclose(precisions, precisions.transpose(0, 2, 1)).all(axis=(1, 2))
                 if asymmetric.any():
@@ -247,14 +241,3 @@ def _check_covariance_type(value, owner):
         )
     return check_option(value, "covariance_type", owner, COVARIANCE_TYPES)
 
-
-def _init_array(value, name, shape, shape_text):
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiu":
-        raise TypeError(f"{name} has dtype {array.dtype}; it must be numeric.")
-    array = np.array(array, dtype=np.float64)  # a private copy: the user's array is never kept
-    if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape_text} = {shape}; got shape {array.shape}.")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or inf.")
-    return array
