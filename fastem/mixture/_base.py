@@ -31,6 +31,23 @@ class EstimatorBase:
             setattr(self, name, value)
         return self
 
+    def _fit_or_forget(self, *args):
+        """Set the attributes that ``self._fit(*args)`` returns and return self; a fit that
+        raises leaves the estimator unfitted, not half-fitted."""
+        try:
+            fitted = self._fit(*args)
+        except BaseException:
+            self._forget_fit()
+            raise
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        return self
+
+    def _forget_fit(self):
+        """Drop every fitted attribute (scikit-learn's convention: names ending in "_")."""
+        for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
+            delattr(self, name)
+
     def __repr__(self):
         defaults = {
             p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()

@@ -54,7 +54,7 @@ class BernoulliMixture(MixtureBase):
     lower_bounds_ : list of float
     """
 
-    _FITTED_ATTRIBUTES = ("probabilities_", "weights_")
+    _FITTED_ATTRIBUTE = "probabilities_"  # present once fitted
 
     def __init__(
         self,

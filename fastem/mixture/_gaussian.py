@@ -149,7 +149,7 @@ class GaussianMixture(MixtureBase):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
 
-    _FITTED_ATTRIBUTES = ("means_", "weights_", "covariances_", "precisions_", "precisions_cholesky_")
+    _FITTED_ATTRIBUTE = "means_"  # present once fitted
 
     # -- what MixtureBase needs -----------------------------------------------------
     def _checked_family_settings(self, owner):

@@ -20,7 +20,6 @@ from ..families.gaussian import GaussianFamily
 from ..init import kmeans_plusplus, kmeans_tolerance, lloyd
 from ._base import EstimatorBase
 
-_FITTED_ATTRIBUTES = ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_features_in_")
 _INIT_METHODS = ("k-means++", "random")
 _AUTO_N_INIT_RANDOM = 10  # scikit-learn's n_init="auto" for init="random" or a callable
 
@@ -97,15 +96,7 @@ class KMeans(EstimatorBase):
         -------
         self
         """
-        try:
-            fitted = self._fit(X, sample_weight)
-        except BaseException:
-            for name in _FITTED_ATTRIBUTES:
-                self.__dict__.pop(name, None)
-            raise
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        return self
+        return self._fit_or_forget(X, sample_weight)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_``."""
@@ -136,7 +127,7 @@ class KMeans(EstimatorBase):
                 f"Explicit initial center position passed: performing only one init in {owner} "
                 f"instead of n_init={n_init}.",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=5,  # the caller of fit
             )
             n_init = 1
         return dict(
@@ -180,7 +171,7 @@ class KMeans(EstimatorBase):
                 f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
                 f"({n_clusters}). Possibly due to duplicate points in X.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of fit
             )
         return dict(
             cluster_centers_=centres,

@@ -2,8 +2,9 @@
 around the EM driver, and the methods of a fitted model.
 
 A subclass supplies its family and data handling:
-``_FITTED_ATTRIBUTES``, ``_checked_family_settings``, ``_checked_data``,
-``_make_family``, ``_start``, ``_fitted_params``, ``_params_attributes``.
+``_FITTED_ATTRIBUTE``, ``_checked_family_settings``, ``_checked_data``,
+``_make_family``, ``_start_function``, ``_params_attributes``, ``_fitted_params``,
+``_fitted_family``.
 """
 
 import math
@@ -25,9 +26,6 @@ from ..exceptions import ConvergenceWarning
 from ..variants import check_variant_settings, make_variant
 from ._base import EstimatorBase
 
-_EM_ATTRIBUTES = ("converged_", "n_iter_", "n_passes_", "lower_bound_", "lower_bounds_", "n_features_in_")
-
-
 class MixtureBase(EstimatorBase):
     """Shared behaviour of fastem's mixture estimators (not used directly)."""
 
@@ -46,25 +44,14 @@ class MixtureBase(EstimatorBase):
         -------
         self
         """
-        try:
-            fitted = self._fit(X, sample_weight)
-        except BaseException:
-            self._forget_fit()
-            raise
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        return self
+        return self._fit_or_forget(X, sample_weight)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each row of ``X``."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def _forget_fit(self):
-        for name in self._FITTED_ATTRIBUTES + _EM_ATTRIBUTES:
-            self.__dict__.pop(name, None)
-
     def _is_fitted(self):
-        return hasattr(self, self._FITTED_ATTRIBUTES[0])
+        return hasattr(self, self._FITTED_ATTRIBUTE)
 
     def _checked_settings(self):
         owner = type(self).__name__
@@ -127,7 +114,7 @@ class MixtureBase(EstimatorBase):
                 f"{settings['max_iter']} iterations (tol={settings['tol']:g}). Try different "
                 "init parameters, increase max_iter or tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=4,  # the caller of fit
             )
         fitted = self._params_attributes(best.params)
         fitted.update(
@@ -143,7 +130,7 @@ class MixtureBase(EstimatorBase):
     # -- using the fitted model -----------------------------------------------------
     def _fitted_model(self):
         """(family, params) of the fitted model."""
-        check_is_fitted(self, self._FITTED_ATTRIBUTES[0])
+        check_is_fitted(self, self._FITTED_ATTRIBUTE)
         return self._fitted_family(), self._fitted_params()
 
     def _posterior(self, X, **wanted):
