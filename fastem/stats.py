@@ -4,13 +4,37 @@ Statistics of two disjoint sets of rows, taken under the same parameters, add: t
 what lets chunks, threads, Dask blocks and streams all reduce to one sum.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 
+class _Additive:
+    """``a + b`` adds every field; fields named in ``_FIXED`` must agree and are kept;
+    the fingerprint adds modulo 2**64."""
+
+    _FIXED = ()
+
+    def __add__(self, other):
+        summed = {}
+        for field in fields(self):
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
+            if field.name in self._FIXED:
+                if not np.array_equal(mine, theirs):
+                    raise ValueError(
+                        f"Statistics about different {field.name}s do not add; take both E-steps "
+                        "with the same parameters."
+                    )
+                summed[field.name] = mine
+            elif field.name == "fingerprint":
+                summed[field.name] = (mine + theirs) % 2**64
+            else:
+                summed[field.name] = mine + theirs
+        return type(self)(**summed)
+
+
 @dataclass(frozen=True)
-class GaussianStats:
+class GaussianStats(_Additive):
     """E-step statistics of a Gaussian mixture, second moments about ``shift``.
 
     Attributes
@@ -45,6 +69,8 @@ class GaussianStats:
     weight: float
     fingerprint: int = 0
 
+    _FIXED = ("shift",)
+
     @classmethod
     def zeros(cls, shift, covariance_type):
         """Empty statistics about ``shift`` (a float64 array of shape (K, D))."""
@@ -61,22 +87,9 @@ class GaussianStats:
             weight=0.0,
         )
 
-    def __add__(self, other):
-        if not np.array_equal(self.shift, other.shift):
-            raise ValueError("Statistics about different shifts do not add; take both E-steps with the same parameters.")
-        return GaussianStats(
-            nk=self.nk + other.nk,
-            sx=self.sx + other.sx,
-            sxx=self.sxx + other.sxx,
-            shift=self.shift,
-            loglik=self.loglik + other.loglik,
-            weight=self.weight + other.weight,
-            fingerprint=(self.fingerprint + other.fingerprint) % 2**64,
-        )
-
 
 @dataclass(frozen=True)
-class BernoulliStats:
+class BernoulliStats(_Additive):
     """E-step statistics of a Bernoulli mixture (the same fields, no second moments).
 
     Attributes
@@ -93,12 +106,3 @@ class BernoulliStats:
     loglik: float
     weight: float
     fingerprint: int = 0
-
-    def __add__(self, other):
-        return BernoulliStats(
-            nk=self.nk + other.nk,
-            sx=self.sx + other.sx,
-            loglik=self.loglik + other.loglik,
-            weight=self.weight + other.weight,
-            fingerprint=(self.fingerprint + other.fingerprint) % 2**64,
-        )
