@@ -89,18 +89,25 @@ def kmeans(source, n_clusters, rng, max_iter=300, tol=1e-4):
     return lloyd(source, seeds, max_iter, kmeans_tolerance(source, tol)).params.means
 
 
-def _random_resp_stats(X, sample_weight, n_components, covariance_type, rng):
-    """Statistics of uniformly random responsibilities, drawn a block of rows at a time
-    (the same numbers as one (N, K) draw, without holding N x K)."""
-    shift = np.tile(np.average(X, axis=0, weights=sample_weight), (n_components, 1))
-    stats = GaussianStats.zeros(shift, covariance_type)
-    nk, sx, sxx = stats.nk, stats.sx, stats.sxx
-    for start in range(0, X.shape[0], _RANDOM_BLOCK_ROWS):
-        stop = min(start + _RANDOM_BLOCK_ROWS, X.shape[0])
+def _random_resp_blocks(n_samples, n_components, sample_weight, rng):
+    """Uniformly random responsibilities times the sample weights, a block of rows at a
+    time: ``(start, stop, resp)`` (the same numbers as one (N, K) draw, without holding
+    N x K)."""
+    for start in range(0, n_samples, _RANDOM_BLOCK_ROWS):
+        stop = min(start + _RANDOM_BLOCK_ROWS, n_samples)
         resp = rng.uniform(size=(stop - start, n_components))
         resp /= resp.sum(axis=1, keepdims=True)
         if sample_weight is not None:
             resp *= sample_weight[start:stop, None]
+        yield start, stop, resp
+
+
+def _random_resp_stats(X, sample_weight, n_components, covariance_type, rng):
+    """Statistics of uniformly random responsibilities."""
+    shift = np.tile(np.average(X, axis=0, weights=sample_weight), (n_components, 1))
+    stats = GaussianStats.zeros(shift, covariance_type)
+    nk, sx, sxx = stats.nk, stats.sx, stats.sxx
+    for start, stop, resp in _random_resp_blocks(X.shape[0], n_components, sample_weight, rng):
         centred = X[start:stop].astype(np.float64) - shift[0]
         nk += resp.sum(axis=0)
         sx += resp.T @ centred
@@ -142,15 +149,10 @@ BERNOULLI_INIT_METHODS = ("kmeans", "random", "random_from_data")
 
 
 def _random_resp_binary_stats(X, sample_weight, n_components, rng):
-    """Statistics of uniformly random responsibilities over binary rows, a block at a time."""
+    """Statistics of uniformly random responsibilities over binary rows."""
     nk = np.zeros(n_components)
     sx_t = np.zeros((X.n_features, n_components))
-    for start in range(0, X.shape[0], _RANDOM_BLOCK_ROWS):
-        stop = min(start + _RANDOM_BLOCK_ROWS, X.shape[0])
-        resp = rng.uniform(size=(stop - start, n_components))
-        resp /= resp.sum(axis=1, keepdims=True)
-        if sample_weight is not None:
-            resp *= sample_weight[start:stop, None]
+    for start, stop, resp in _random_resp_blocks(X.shape[0], n_components, sample_weight, rng):
         nk += resp.sum(axis=0)
         first, last = X.indptr[start], X.indptr[stop]
         rows = np.repeat(np.arange(stop - start), np.diff(X.indptr[start:stop + 1]))
@@ -160,14 +162,13 @@ def _random_resp_binary_stats(X, sample_weight, n_components, rng):
 
 def binary_kmeans(source, centres, max_iter=100):
     """Lloyd's k-means on binary rows from ``centres`` (K, D): hard EM on the Bernoulli
-    kernel in its k-means form; returns the final ``BernoulliParams`` (centres in
-    ``probabilities``) and the hard statistics of the final assignment."""
+    kernel in its k-means form; returns the hard statistics of the final assignment."""
     family = BinaryKMeansFamily()
     n_clusters = centres.shape[0]
     start = BernoulliParams(np.full(n_clusters, 1.0 / n_clusters), centres)
     monitor = ConvergenceMonitor(0.0, max_iter)
     result = fit_em(source, family, start, monitor, HardEM())
-    return result.params, source.estep(family, result.params, MODE_HARD)
+    return source.estep(family, result.params, MODE_HARD)
 
 
 def initial_bernoulli_params(source, family, n_components, init_params, rng):
@@ -184,7 +185,7 @@ def initial_bernoulli_params(source, family, n_components, init_params, rng):
     if init_params == "random_from_data":
         stats = BernoulliStats(np.ones(n_components), seeds, 0.0, float(n_components))
     elif init_params == "kmeans":
-        stats = binary_kmeans(source, seeds)[1]
+        stats = binary_kmeans(source, seeds)
     else:  # validated by the estimator; kept for direct callers
         raise ValueError(f"init_params must be one of {BERNOULLI_INIT_METHODS}; got {init_params!r}.")
     return family.m_step(stats)
