@@ -208,7 +208,6 @@ class OverRelaxedEM:
     keep_best = False
 
     def steps(self, source, family, params):
-        n_components, n_features = params.means.shape
         stats = source.estep(family, params, MODE_SOFT)
         objective, passes, eta = family.objective(stats, params), 1, 1.0
         while True:
@@ -217,9 +216,7 @@ class OverRelaxedEM:
             passes = 0
             if eta > 1.0:
                 start = family.to_vector(params)
-                trial = family.from_vector(
-                    start + eta * (family.to_vector(em_step) - start), n_components, n_features
-                )
+                trial = family.from_vector(start + eta * (family.to_vector(em_step) - start), params)
                 trial_stats = source.estep(family, trial, MODE_SOFT)
                 passes += 1
                 trial_objective = family.objective(trial_stats, trial)
@@ -258,25 +255,25 @@ class SQUAREM:
 
     def steps(self, source, family, params):
         evaluate = self.base.evaluate
-        n_components, n_features = params.means.shape
         objective, first, passes = evaluate(source, family, params)
         step_max = 1.0
         while True:
             yield Iterate(objective, params, first, passes)
             _, second, passes = evaluate(source, family, first)
-            start, r = family.to_vector(params), family.to_vector(first) - family.to_vector(params)
-            v = family.to_vector(second) - family.to_vector(first) - r
+            start, one, two = (family.to_vector(p) for p in (params, first, second))
+            r = one - start
+            v = two - one - r
             vv = float(v @ v)
             length = min(step_max, max(1.0, math.sqrt(float(r @ r) / vv))) if vv > 0 else 1.0
             accepted = False
             try:
-                jumped = family.from_vector(start + 2 * length * r + length**2 * v, n_components, n_features)
+                jumped = family.from_vector(start + 2 * length * r + length**2 * v, params)
                 _, stabilised, used = evaluate(source, family, jumped)
                 passes += used
                 new_objective, new_first, used = evaluate(source, family, stabilised)
                 passes += used
                 accepted = new_objective >= objective
-            except (ComponentError, FloatingPointError):
+            except ComponentError:
                 pass  # the jump led somewhere the M-step cannot handle: fall back
             if accepted:
                 params, objective, first = stabilised, new_objective, new_first

@@ -7,6 +7,7 @@ import numpy as np
 from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
 from .._kernels.bernoulli import accumulate_bernoulli, posterior_bernoulli
 from ..stats import BernoulliStats
+from .mixing import log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
 _EMPTY_WEIGHTS = np.empty(0)
 
@@ -27,10 +28,6 @@ class BernoulliParams:
 
     weights: np.ndarray
     probabilities: np.ndarray
-
-    @property
-    def means(self):  # the data-space location of each component (shape used by variants)
-        return self.probabilities
 
 
 class BernoulliFamily:
@@ -56,9 +53,7 @@ class BernoulliFamily:
         p = np.clip(params.probabilities, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
         log_not = np.log1p(-p)
         table = np.ascontiguousarray((np.log(p) - log_not).T)
-        with np.errstate(divide="ignore"):  # a weight of 0 (user-given) is a component no row enters
-            log_weights = np.log(params.weights)
-        return table, log_weights + log_not.sum(axis=1)
+        return table, log_weights(params.weights) + log_not.sum(axis=1)
 
     def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0):
         """Statistics of the rows of ``X`` (``BinaryRows``) under ``params``."""
@@ -105,7 +100,7 @@ class BernoulliFamily:
         update = self.parameter_groups if update is None else update
         nk = stats.nk
         if "weights" in update:
-            weights = (nk + 10 * np.finfo(np.float64).eps) / (nk.sum() + 10 * nk.size * np.finfo(np.float64).eps)
+            weights = mixing_weights(nk)
         else:
             weights = previous.weights
         if "probabilities" in update:
@@ -118,14 +113,13 @@ class BernoulliFamily:
     # -- unconstrained form (for over-relaxed steps and SQUAREM) ---------------------
     def to_vector(self, params):
         """Centred log-weights and the log-odds of the probabilities."""
-        log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
         p = np.clip(params.probabilities, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
-        return np.concatenate([log_weights - log_weights.mean(), (np.log(p) - np.log1p(-p)).ravel()])
+        return np.concatenate([weights_to_vector(params.weights), (np.log(p) - np.log1p(-p)).ravel()])
 
-    def from_vector(self, vector, n_components, n_features):
-        log_weights = vector[:n_components]
-        weights = np.exp(log_weights - log_weights.max())
-        weights /= weights.sum()
+    def from_vector(self, vector, like):
+        """Inverse of ``to_vector``; ``like`` gives the shapes."""
+        n_components, n_features = like.probabilities.shape
+        weights = weights_from_vector(vector[:n_components])
         log_odds = vector[n_components:].reshape(n_components, n_features)
         return BernoulliParams(weights, 1.0 / (1.0 + np.exp(-log_odds)))
 

@@ -9,6 +9,7 @@ from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
 from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
 from ..exceptions import ComponentError
 from ..stats import GaussianStats
+from .mixing import EMPTY_COUNT, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
 COVARIANCE_TYPES = ("full", "diag")
 
@@ -107,10 +108,8 @@ class GaussianFamily:
 
     # -- E-step ---------------------------------------------------------------------
     def _kernel_args(self, params, dtype):
-        with np.errstate(divide="ignore"):  # a weight of 0 (user-given) is a component no row enters
-            log_weights = np.log(params.weights)
         log_norm = (
-            log_weights
+            log_weights(params.weights)
             + self.log_det_precisions_cholesky(params.precisions_cholesky)
             - 0.5 * params.means.shape[1] * math.log(2 * math.pi)
         )
@@ -166,9 +165,9 @@ class GaussianFamily:
         their diagonal.
         """
         update = PARAMETER_GROUPS if update is None else update
-        nk = stats.nk + 10 * np.finfo(np.float64).eps  # keeps empty components finite
+        nk = stats.nk + EMPTY_COUNT  # keeps empty components finite
         if "weights" in update:
-            weights = nk / nk.sum()
+            weights = mixing_weights(stats.nk)
         else:
             weights = previous.weights
         if "means" in update:
@@ -198,7 +197,6 @@ class GaussianFamily:
         """Parameters as one unconstrained vector: log-weights (centred), means and the
         precision Cholesky factors with the log of their diagonal.  Any vector maps back
         to valid parameters, so extrapolated steps stay valid."""
-        log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
         factors = params.precisions_cholesky
         if factors.ndim == 3:
             n_features = factors.shape[1]
@@ -209,13 +207,12 @@ class GaussianFamily:
             factor_part = factors[:, upper[0], upper[1]]
         else:
             factor_part = np.log(factors)
-        return np.concatenate([log_weights - log_weights.mean(), params.means.ravel(), factor_part.ravel()])
+        return np.concatenate([weights_to_vector(params.weights), params.means.ravel(), factor_part.ravel()])
 
-    def from_vector(self, vector, n_components, n_features):
-        """Inverse of ``to_vector``."""
-        log_weights = vector[:n_components]
-        weights = np.exp(log_weights - log_weights.max())
-        weights /= weights.sum()
+    def from_vector(self, vector, like):
+        """Inverse of ``to_vector``; ``like`` gives the shapes."""
+        n_components, n_features = like.means.shape
+        weights = weights_from_vector(vector[:n_components])
         n_means = n_components * n_features
         means = vector[n_components:n_components + n_means].reshape(n_components, n_features)
         rest = vector[n_components + n_means:]

@@ -1,0 +1,30 @@
+"""Mixing weights: what every family does with them alike."""
+
+import numpy as np
+
+# Added to every component's count, so that an empty component keeps a tiny, finite weight.
+EMPTY_COUNT = 10 * np.finfo(np.float64).eps
+
+
+def mixing_weights(nk):
+    """Maximum-likelihood weights from the summed responsibilities ``nk``."""
+    counts = nk + EMPTY_COUNT
+    return counts / counts.sum()
+
+
+def log_weights(weights):
+    """log of the weights; a weight of 0 (user-given) is a component no row enters."""
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
+
+def weights_to_vector(weights):
+    """Centred log-weights: an unconstrained form of the weights."""
+    logs = np.log(np.maximum(weights, np.finfo(np.float64).tiny))
+    return logs - logs.mean()
+
+
+def weights_from_vector(logs):
+    """Inverse of ``weights_to_vector`` (a softmax)."""
+    weights = np.exp(logs - logs.max())
+    return weights / weights.sum()
