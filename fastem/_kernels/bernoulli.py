@@ -20,7 +20,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import MODE_HARD, MODE_SOFT, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
-from .weights import best_component, mix64, normalise_row, stream_start, weigh_row
+from .weights import best_component, hard_row, normalise_row, stream_start, weigh_row
 
 
 @kernel()
@@ -51,10 +51,10 @@ def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, m
         w = sample_weight[row] if weighted else 1.0
         weight += w
         if mode == MODE_HARD:
-            label = best_component(logp)
-            loglik += w * logp[label]
-            if w > 0.0 and logp[label] > -np.inf:
-                fingerprint += mix64(np.uint64(row * n_components + label))
+            label, term, row_hash = hard_row(logp, w, row)
+            loglik += w * term
+            fingerprint += row_hash
+            if label >= 0:
                 nk[label] += w
                 for j in range(indptr[row], indptr[row + 1]):
                     sx_t[indices[j], label] += w

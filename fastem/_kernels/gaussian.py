@@ -20,7 +20,7 @@ from numba import prange
 
 from . import gaussian_diag, gaussian_full
 from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
-from .weights import best_component, mix64, normalise_row, stream_start, weigh_row
+from .weights import best_component, hard_row, normalise_row, stream_start, weigh_row
 
 
 @kernel()
@@ -62,15 +62,13 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
             w = sample_weight[tile_start + i] if weighted else 1.0
             weight += w
             if mode == MODE_HARD:
-                label = best_component(logp[i])
-                loglik += w * logp[i, label]
-                if w > 0.0 and logp[i, label] > -np.inf:
-                    # hashes of (row, label) add up to the assignment's hash
-                    fingerprint += mix64(np.uint64((tile_start + i) * n_components + label))
-                    if not full:  # diagonal: add the row where it went, no tile scan
-                        nk[label] += w
-                        gaussian_diag.row_moments(X, tile_start + i, means[label], w, sx[label], acc[label])
-                        continue
+                label, term, row_hash = hard_row(logp[i], w, tile_start + i)
+                loglik += w * term
+                fingerprint += row_hash  # row hashes add up to the assignment's hash
+                if label >= 0 and not full:  # diagonal: add the row where it went, no tile scan
+                    nk[label] += w
+                    gaussian_diag.row_moments(X, tile_start + i, means[label], w, sx[label], acc[label])
+                    continue
                 normalise_row(logp[i], MODE_HARD)
             else:
                 loglik += w * weigh_row(logp[i], mode, n_draws, state)

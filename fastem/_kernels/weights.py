@@ -181,6 +181,18 @@ def draw_row(weights, n_draws, state):
 
 
 @kernel()
+def hard_row(logp, w, row):
+    """Where a row goes under hard weights: (label, its term of the classification
+    log-likelihood, its assignment hash).  The label is -1 and the hash 0 when the row
+    goes nowhere (weight 0, or no component with a finite density)."""
+    label = best_component(logp)
+    term = logp[label]
+    if w > 0.0 and term > -np.inf:
+        return label, term, mix64(np.uint64(row * logp.shape[0] + label))
+    return -1, term, np.uint64(0)
+
+
+@kernel()
 def weigh_row(logp, mode, n_draws, state):
     """Turn one row of weighted log-densities into weights (soft, hard or sampled), in
     place; returns the row's log-likelihood (the largest term for hard weights)."""
