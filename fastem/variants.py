@@ -20,6 +20,7 @@ SQUAREM(StandardEM or ECM)    log-likelihood                               never
 much, so a history can dip by rounding-size amounts on degenerate data.
 """
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -181,7 +182,7 @@ class MonteCarloEM:
         auto = self.mc_samples == "auto"
         draws = 1 if auto else self.mc_samples
         previous = -math.inf
-        for iteration in range(2**62):
+        for iteration in itertools.count():
             seed = (self.seed * 1_000_003 + iteration) % 2**63
             stats = source.estep(family, params, MODE_SAMPLE, seed, draws)
             objective = family.objective(stats, params)
@@ -312,10 +313,7 @@ def check_variant_settings(owner, algorithm, mc_samples, gem_step, accelerate):
             )
         mc_samples = mc_samples if mc_samples == "auto" else int(mc_samples)
     elif mc_samples is not None:
-        raise ValueError(
-            f"mc_samples={mc_samples!r} is only used by algorithm='monte_carlo'; with "
-            f"algorithm={algorithm!r} leave it at None."
-        )
+        raise _unused("mc_samples", mc_samples, "monte_carlo", algorithm)
     if algorithm == "generalized":
         gem_step = "overrelaxed" if gem_step is None else gem_step
         if gem_step not in GEM_STEPS:
@@ -324,10 +322,7 @@ def check_variant_settings(owner, algorithm, mc_samples, gem_step, accelerate):
                 f"got {gem_step!r}."
             )
     elif gem_step is not None:
-        raise ValueError(
-            f"gem_step={gem_step!r} is only used by algorithm='generalized'; with "
-            f"algorithm={algorithm!r} leave it at None."
-        )
+        raise _unused("gem_step", gem_step, "generalized", algorithm)
     if accelerate not in ACCELERATIONS:
         raise ValueError(
             f"The 'accelerate' parameter of {owner} must be None or 'squarem'; got {accelerate!r}."
@@ -339,6 +334,13 @@ def check_variant_settings(owner, algorithm, mc_samples, gem_step, accelerate):
             f"algorithm={algorithm!r}" + (f", gem_step={gem_step!r}." if gem_step else ".")
         )
     return algorithm, mc_samples, gem_step, accelerate
+
+
+def _unused(name, value, user, algorithm):
+    return ValueError(
+        f"{name}={value!r} is only used by algorithm={user!r}; with "
+        f"algorithm={algorithm!r} leave it at None."
+    )
 
 
 def make_variant(algorithm, mc_samples, gem_step, accelerate, tol, rng):
