@@ -65,3 +65,17 @@ def n_threads(k):
     """Run the enclosed kernels on ``k`` Numba threads (restored afterwards)."""
     with limit_threads(k):
         yield
+
+
+def relative_error(actual, desired):
+    """Largest absolute error relative to the largest magnitude of ``desired``."""
+    actual, desired = np.asarray(actual, dtype=np.float64), np.asarray(desired, dtype=np.float64)
+    assert actual.shape == desired.shape
+    scale = np.abs(desired).max()
+    error = np.abs(actual - desired).max()
+    return error / scale if scale > 0 else error
+
+
+def assert_relative_close(actual, desired, rtol, what):
+    error = relative_error(actual, desired)
+    assert error <= rtol, f"{what}: relative error {error:.3g} > {rtol:.3g}"

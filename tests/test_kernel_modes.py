@@ -24,7 +24,7 @@ from fastem._kernels.weights import binomial, draw_row, mix64, next_uniform, str
 from fastem.families.gaussian import GaussianFamily, GaussianParams
 
 import reference
-from conftest import make_problem, make_sample_weight, n_threads
+from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads
 
 COVARIANCE_TYPES = ["full", "diag"]
 DTYPES = [np.float32, np.float64]
@@ -162,19 +162,6 @@ def reference_fingerprint(labels, n_components, sample_weight=None):
         if sample_weight is None or sample_weight[row] > 0
     )
     return sum(hashes) & MASK64
-
-
-def relative_error(actual, desired):
-    actual, desired = np.asarray(actual, dtype=np.float64), np.asarray(desired, dtype=np.float64)
-    assert actual.shape == desired.shape
-    scale = np.abs(desired).max()
-    error = np.abs(actual - desired).max()
-    return error / scale if scale > 0 else error
-
-
-def assert_relative_close(actual, desired, rtol, what):
-    error = relative_error(actual, desired)
-    assert error <= rtol, f"{what}: relative error {error:.3g} > {rtol:.3g}"
 
 
 def problem(covariance_type, dtype, n_samples=N_SAMPLES, seed=DATA_SEED):

@@ -22,7 +22,7 @@ from fastem.families.gaussian import GaussianFamily, GaussianParams
 from fastem.stats import GaussianStats
 
 import reference
-from conftest import make_problem, make_sample_weight, n_threads
+from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads, relative_error
 
 COVARIANCE_TYPES = ["full", "diag"]
 DTYPES = [np.float32, np.float64]
@@ -44,19 +44,6 @@ SHAPES = [
     pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 999 rows
     pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2149 rows
 ]
-
-
-def relative_error(actual, desired):
-    actual, desired = np.asarray(actual, dtype=np.float64), np.asarray(desired, dtype=np.float64)
-    assert actual.shape == desired.shape
-    scale = np.abs(desired).max()
-    error = np.abs(actual - desired).max()
-    return error / scale if scale > 0 else error
-
-
-def assert_relative_close(actual, desired, rtol, what):
-    error = relative_error(actual, desired)
-    assert error <= rtol, f"{what}: relative error {error:.3g} > {rtol:.3g}"
 
 
 def seed_of(n_samples, n_features, n_components):
