@@ -22,7 +22,7 @@ from fastem.families.gaussian import GaussianFamily, GaussianParams
 from fastem.stats import GaussianStats
 
 import reference
-from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads, relative_error
+from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads
 
 COVARIANCE_TYPES = ["full", "diag"]
 DTYPES = [np.float32, np.float64]
