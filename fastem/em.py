@@ -29,6 +29,9 @@ class ConvergenceMonitor:
         The objective before the first iteration (-inf for a fresh start).
     stream : file-like
         Where progress lines go.
+    note : callable or None
+        ``note()`` returns text appended to each progress line (the data source's:
+        chunks read so far).
     objective_name : str
         How progress lines name the objective.
     """
@@ -40,6 +43,7 @@ class ConvergenceMonitor:
     previous: float = -math.inf
     stream: object = None
     objective_name: str = "log-likelihood"
+    note: object = None
     history: list = field(default_factory=list)
     converged: bool = False
 
@@ -57,9 +61,10 @@ class ConvergenceMonitor:
         self.converged = fixed_point or (settled and abs(change) < self.tol)
         if self.verbose >= 2 and (self.n_iter % self.verbose_interval == 0 or self.converged):
             now = time.perf_counter()
+            note = self.note() if self.note is not None else ""
             print(
                 f"  iteration {self.n_iter:4d}  {self.objective_name} {objective: .8g}  "
-                f"change {change: .3e}  {now - self._last:7.3f} s",
+                f"change {change: .3e}  {now - self._last:7.3f} s" + (f"  {note}" if note else ""),
                 file=self.stream or sys.stdout,
                 flush=True,
             )

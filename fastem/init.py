@@ -26,6 +26,15 @@ INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 _RANDOM_BLOCK_ROWS = 4096
 
 
+def check_enough_rows(n_samples, n_components):
+    """A mixture needs at least as many rows as components."""
+    if n_samples < n_components:
+        raise ValueError(
+            f"X has {n_samples} samples but n_components={n_components}; a mixture "
+            "needs at least as many samples as components."
+        )
+
+
 def kmeans_plusplus(X, n_clusters, rng, sample_weight=None, n_threads=None):
     """Row indices of ``n_clusters`` seeds chosen by greedy k-means++.
 
@@ -127,7 +136,10 @@ def _point_stats(X, indices, covariance_type):
 
 
 def initial_params(source, family, n_components, init_params, rng):
-    """Data-driven starting parameters for ``family`` by method ``init_params``."""
+    """Data-driven starting parameters for ``family`` by method ``init_params``, from the
+    rows of ``source`` that initialisation may use (``source.init_sample``)."""
+    source = source.init_sample(n_components)
+    check_enough_rows(source.n_samples, n_components)
     X, weights = source.X, source.sample_weight
     covariance_type = family.covariance_type
     if init_params == "kmeans":
@@ -176,8 +188,11 @@ def initial_bernoulli_params(source, family, n_components, init_params, rng):
 
     "random_from_data": components on distinct random rows (smoothed by the prior);
     "kmeans": k-means on the binary rows from such seeds, then the M-step of its
-    clusters; "random": uniformly random responsibilities.
+    clusters; "random": uniformly random responsibilities.  Like ``initial_params``,
+    it uses ``source.init_sample``.
     """
+    source = source.init_sample(n_components)
+    check_enough_rows(source.n_samples, n_components)
     X, weights = source.X, source.sample_weight
     if init_params == "random":
         return family.m_step(_random_resp_binary_stats(X, weights, n_components, rng))

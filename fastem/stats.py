@@ -4,7 +4,7 @@ Statistics of two disjoint sets of rows, taken under the same parameters, add: t
 what lets chunks, threads, Dask blocks and streams all reduce to one sum.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -32,6 +32,19 @@ class _Additive:
                 summed[field.name] = mine + theirs
         return type(self)(**summed)
 
+    def scaled(self, factor):
+        """Every summed field times ``factor`` (the fingerprint, which does not scale, is 0)."""
+        scaled = {
+            field.name: getattr(self, field.name) * factor
+            for field in fields(self)
+            if field.name not in self._FIXED and field.name != "fingerprint"
+        }
+        return replace(self, fingerprint=0, **scaled)
+
+    def like(self, other):
+        """These statistics expressed with ``other``'s fixed fields, so that the two add."""
+        return self
+
 
 @dataclass(frozen=True)
 class GaussianStats(_Additive):
@@ -56,9 +69,8 @@ class GaussianStats(_Additive):
     fingerprint : int
         Hard E-steps only: a 64-bit hash of which component each row went to (hashes of
         rows add modulo 2**64), so equal fingerprints mean the assignment did not change.
-        Rows are hashed by their index within one E-step call: a source that sums the
-        statistics of several blocks must keep block order fixed between passes (a
-        swap of labels between equal positions of two blocks would go unseen).
+        Rows are hashed by their position in the whole data set (the kernels'
+        ``first_row``), so blocks of rows add up to the hash of one pass.
     """
 
     nk: np.ndarray
@@ -86,6 +98,19 @@ class GaussianStats(_Additive):
             loglik=0.0,
             weight=0.0,
         )
+
+    def like(self, other):
+        """The same statistics about ``other.shift``: with ``d = shift - other.shift``,
+        ``sum w (x - s')  = sx + nk d`` and
+        ``sum w (x - s')(x - s')^T = sxx + d sx^T + sx d^T + nk d d^T``."""
+        delta = self.shift - other.shift
+        nk = self.nk[:, None]
+        if self.sxx.ndim == 3:
+            cross = delta[:, :, None] * self.sx[:, None, :]
+            sxx = self.sxx + cross + cross.transpose(0, 2, 1) + nk[:, :, None] * delta[:, :, None] * delta[:, None, :]
+        else:
+            sxx = self.sxx + 2.0 * delta * self.sx + nk * delta**2
+        return replace(self, sx=self.sx + nk * delta, sxx=sxx, shift=other.shift)
 
 
 @dataclass(frozen=True)

@@ -315,6 +315,7 @@ def test_float32_input_is_used_in_place(monkeypatch):
             super().__init__(X, *args, **kwargs)
 
     monkeypatch.setattr(fastem.mixture._mixture, "ArraySource", RecordingSource)
+    monkeypatch.setattr(fastem.data, "ArraySource", RecordingSource)
     gm = GaussianMixture(2, random_state=0).fit(X32)
     gm.predict(X32)
     assert len(seen) == 2 and all(X is X32 for X in seen)
@@ -475,7 +476,7 @@ def test_max_iter_reached_warns_with_the_settings():
 # -- scikit-learn estimator protocol ----------------------------------------------------
 def test_parameters_match_sklearn():
     ours, theirs = GaussianMixture().get_params(), SklearnGaussianMixture().get_params()
-    assert set(ours) == set(theirs) | {"n_threads", "algorithm", "mc_samples", "gem_step", "accelerate"}
+    assert set(ours) == set(theirs) | {"n_threads", "algorithm", "mc_samples", "gem_step", "accelerate", "learning_decay"}
     assert {name: ours[name] for name in theirs} == theirs
     assert ours["n_threads"] is None
 

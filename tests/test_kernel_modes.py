@@ -133,12 +133,12 @@ def py_draw_row(weights, n_draws, stream):
 
 
 def reference_counts(resp, seed, n_draws):
-    """(N, K) int64 label counts per row: chunk c draws from ``stream_start(seed, c)``,
-    its rows in order."""
+    """(N, K) int64 label counts per row: the chunk starting at row r draws from
+    ``stream_start(seed, r)``, its rows in order."""
     n_rows = resp.shape[0]
     counts = np.zeros(resp.shape, dtype=np.int64)
     for chunk in range((n_rows + CHUNK_ROWS - 1) // CHUNK_ROWS):
-        stream = PyStream(py_stream_start(seed, chunk))
+        stream = PyStream(py_stream_start(seed, chunk * CHUNK_ROWS))
         for row in range(chunk * CHUNK_ROWS, min(n_rows, (chunk + 1) * CHUNK_ROWS)):
             counts[row] = py_draw_row(resp[row], n_draws, stream)
     return counts

@@ -34,7 +34,7 @@ def _row_log_prob(indptr, indices, row, table, log_norm, logp):
 
 
 @kernel()
-def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, mode, state, n_draws, nk, sx_t):
+def _chunk_stats(indptr, indices, sample_weight, first_row, start, stop, table, log_norm, mode, state, n_draws, nk, sx_t):
     """Statistics of rows ``start:stop`` written to ``nk, sx_t`` (sx transposed, (D, K):
     a row's ones then update contiguous rows); returns their (log-likelihood, total
     sample weight, assignment fingerprint)."""
@@ -51,7 +51,7 @@ def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, m
         w = sample_weight[row] if weighted else 1.0
         weight += w
         if mode == MODE_HARD:
-            label, term, row_hash = hard_row(logp, w, row)
+            label, term, row_hash = hard_row(logp, w, first_row + row)
             loglik += w * term
             fingerprint += row_hash
             if label >= 0:
@@ -71,9 +71,11 @@ def _chunk_stats(indptr, indices, sample_weight, start, stop, table, log_norm, m
 
 
 @kernel(parallel=True)
-def accumulate_bernoulli(indptr, indices, sample_weight, table, log_norm, mode, seed, n_draws, out_nk, out_sx_t):
+def accumulate_bernoulli(
+    indptr, indices, sample_weight, table, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx_t
+):
     """Add the E-step statistics of the rows to ``out_nk`` (K,) and ``out_sx_t`` (D, K)
-    (sum of w * r_k * x, transposed); ``mode``, ``seed``, ``n_draws`` and the returned
+    (sum of w * r_k * x, transposed); ``mode``, ``seed``, ``n_draws``, ``first_row`` and the returned
     (loglik, weight, fingerprint) as in ``accumulate_gaussian``."""
     n_rows = indptr.shape[0] - 1
     n_chunks = n_chunks_of(n_rows)
@@ -90,9 +92,9 @@ def accumulate_bernoulli(indptr, indices, sample_weight, table, log_norm, mode, 
         for c in prange(count):
             start, stop = chunk_bounds(first + c, n_rows)
             state = np.empty(1, dtype=np.uint64)
-            state[0] = stream_start(seed, first + c)
+            state[0] = stream_start(seed, first_row + start)
             part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
-                indptr, indices, sample_weight, start, stop, table, log_norm, mode, state, n_draws,
+                indptr, indices, sample_weight, first_row, start, stop, table, log_norm, mode, state, n_draws,
                 part_nk[c], part_sx[c],
             )
         add_partials(count, part_totals, part_prints, part_nk, part_sx, no_sxx, out_nk, out_sx_t, no_sxx[0], totals, prints)

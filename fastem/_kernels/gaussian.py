@@ -32,7 +32,7 @@ def _tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
 
 
 @kernel()
-def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
+def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
     """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their
     (log-likelihood, total sample weight, assignment fingerprint)."""
     n_components, n_features = means.shape
@@ -62,7 +62,7 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
             w = sample_weight[tile_start + i] if weighted else 1.0
             weight += w
             if mode == MODE_HARD:
-                label, term, row_hash = hard_row(logp[i], w, tile_start + i)
+                label, term, row_hash = hard_row(logp[i], w, first_row + tile_start + i)
                 loglik += w * term
                 fingerprint += row_hash  # row hashes add up to the assignment's hash
                 if label >= 0 and not full:  # diagonal: add the row where it went, no tile scan
@@ -100,14 +100,19 @@ def _chunk_stats(X, sample_weight, start, stop, means, factors, log_norm, mode, 
 
 
 @kernel(parallel=True)
-def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, seed, n_draws, out_nk, out_sx, out_sxx):
+def accumulate_gaussian(
+    X, sample_weight, means, factors, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx, out_sxx
+):
     """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``.
 
     sample_weight : (N,) float64, or (0,) for unit weights.
     mode : MODE_SOFT (posterior weights), MODE_HARD (argmax) or MODE_SAMPLE (the
-        frequencies of ``n_draws`` labels drawn per row from the posterior; chunk ``c``
-        draws from the stream ``stream_start(seed, c)``).
+        frequencies of ``n_draws`` labels drawn per row from the posterior; the chunk
+        starting at row ``r`` draws from the stream ``stream_start(seed, first_row + r)``).
     seed, n_draws : non-negative ints, used by MODE_SAMPLE only.
+    first_row : int, the position of ``X``'s first row in the whole data set.  A source
+        that passes its rows in blocks gives each block its offset, so the random
+        streams and the assignment hash are those of one pass over all the rows.
     out_nk : (K,) float64, sum of weights per component.
     out_sx : (K, D) float64, sum of w * r * (x - means[k]).
     out_sxx : (K, D, D) full or (K, D) diag float64, sum of w * r * (x - means[k])^2 terms.
@@ -132,9 +137,9 @@ def accumulate_gaussian(X, sample_weight, means, factors, log_norm, mode, seed, 
         for c in prange(count):
             start, stop = chunk_bounds(first + c, n_rows)
             state = np.empty(1, dtype=np.uint64)
-            state[0] = stream_start(seed, first + c)
+            state[0] = stream_start(seed, first_row + start)
             part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
-                X, sample_weight, start, stop, means, factors, log_norm, mode, state, n_draws,
+                X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws,
                 part_nk[c], part_sx[c], part_sxx[c],
             )
         add_partials(

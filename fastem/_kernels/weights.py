@@ -116,9 +116,10 @@ def mix64(z):
 
 
 @kernel()
-def stream_start(seed, chunk):
-    """Generator state for one chunk of rows under ``seed`` (both non-negative ints)."""
-    return mix64(mix64(np.uint64(seed)) + np.uint64(chunk) * _GOLDEN)
+def stream_start(seed, first_row):
+    """Generator state under ``seed`` for the chunk of rows that starts at row
+    ``first_row`` of the data set (both non-negative ints)."""
+    return mix64(mix64(np.uint64(seed)) + np.uint64(first_row) * _GOLDEN)
 
 
 @kernel()

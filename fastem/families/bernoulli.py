@@ -55,8 +55,9 @@ class BernoulliFamily:
         table = np.ascontiguousarray((np.log(p) - log_not).T)
         return table, log_weights(params.weights) + log_not.sum(axis=1)
 
-    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0):
-        """Statistics of the rows of ``X`` (``BinaryRows``) under ``params``."""
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0):
+        """Statistics of the rows of ``X`` (``BinaryRows``) under ``params`` (the
+        arguments as in ``GaussianFamily.estep``)."""
         if mode == MODE_SAMPLE and n_draws < 1:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
         table, log_norm = self._tables(params)
@@ -64,7 +65,7 @@ class BernoulliFamily:
         sx_t = np.zeros((X.n_features, log_norm.shape[0]))
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         loglik, weight, fingerprint = accumulate_bernoulli(
-            X.indptr, X.indices, weights, table, log_norm, mode, seed, n_draws, nk, sx_t
+            X.indptr, X.indices, weights, table, log_norm, mode, seed, n_draws, first_row, nk, sx_t
         )
         return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), loglik, weight, int(fingerprint))
 

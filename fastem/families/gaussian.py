@@ -119,11 +119,12 @@ class GaussianFamily:
             factors = factors.transpose(0, 2, 1)
         return means, np.ascontiguousarray(factors, dtype=dtype), log_norm
 
-    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0):
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0):
         """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``.
 
         ``mode`` is MODE_SOFT, MODE_HARD or MODE_SAMPLE (``n_draws`` labels per row from
-        the random stream ``seed``); see ``fastem._kernels.gaussian.accumulate_gaussian``.
+        the random stream ``seed``); ``first_row`` is the position of ``X``'s first row
+        in the whole data set (see ``fastem._kernels.gaussian.accumulate_gaussian``).
         """
         if mode == MODE_SAMPLE and n_draws < 1:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
@@ -131,7 +132,7 @@ class GaussianFamily:
         stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         loglik, weight, fingerprint = accumulate_gaussian(
-            X, weights, means, factors, log_norm, mode, seed, n_draws, stats.nk, stats.sx, stats.sxx
+            X, weights, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx
         )
         return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight, int(fingerprint))
 

@@ -36,16 +36,16 @@ class EstimatorBase:
         raises leaves the estimator unfitted, not half-fitted."""
         try:
             fitted = self._fit(*args)
-        except BaseException:
-            self._forget_fit()
-            raise
+        finally:
+            self._forget_fit()  # a fit replaces the whole fitted state, or leaves none
         for name, value in fitted.items():
             setattr(self, name, value)
         return self
 
     def _forget_fit(self):
-        """Drop every fitted attribute (scikit-learn's convention: names ending in "_")."""
-        for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
+        """Drop every fitted attribute (scikit-learn's convention: names ending in "_";
+        private fitted state, such as online EM's, is named ``_..._``)."""
+        for name in [name for name in vars(self) if name.endswith("_")]:
             delattr(self, name)
 
     def __repr__(self):

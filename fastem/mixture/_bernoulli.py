@@ -39,7 +39,7 @@ class BernoulliMixture(MixtureBase):
     probabilities_init : array-like of shape (n_components, n_features), default=None
         User-given starting values in [0, 1]; each replaces its part of the data-driven
         start.
-    random_state, warm_start, verbose, verbose_interval, n_threads
+    random_state, warm_start, verbose, verbose_interval, n_threads, learning_decay
         As in :class:`fastem.GaussianMixture`.
 
     Attributes
@@ -52,9 +52,12 @@ class BernoulliMixture(MixtureBase):
         the Beta prior density) per sample; the mean log-likelihood alone is
         ``score(X)``.
     lower_bounds_ : list of float
+    n_steps_ : int
+        After :meth:`partial_fit`: the online updates since the model was initialised.
     """
 
     _FITTED_ATTRIBUTE = "probabilities_"  # present once fitted
+    _DATA_CHECK = staticmethod(check_binary_data)
 
     def __init__(
         self,
@@ -77,6 +80,7 @@ class BernoulliMixture(MixtureBase):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        learning_decay=0.7,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -96,6 +100,7 @@ class BernoulliMixture(MixtureBase):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.learning_decay = learning_decay
 
     # -- what MixtureBase needs -----------------------------------------------------
     def _checked_family_settings(self, owner):
@@ -104,9 +109,6 @@ class BernoulliMixture(MixtureBase):
             beta=check_float(self.beta, "beta", owner, 1.0),
             init_params=check_option(self.init_params, "init_params", owner, BERNOULLI_INIT_METHODS),
         )
-
-    def _checked_data(self, X, n_features=None, min_samples=1):
-        return check_binary_data(X, n_features=n_features, estimator_name=type(self).__name__, min_samples=min_samples)
 
     def _make_family(self, settings):
         return BernoulliFamily(settings["alpha"], settings["beta"])

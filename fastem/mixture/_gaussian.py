@@ -83,6 +83,10 @@ class GaussianMixture(MixtureBase):
     n_threads : int or None, default=None
         Threads for the kernels; None uses Numba's default (all cores).  Results do
         not depend on it.
+    learning_decay : float in (0.5, 1], default=0.7
+        For :meth:`partial_fit` (online EM): the step size of update ``t`` is
+        ``(t + 2) ** -learning_decay``.  1 averages the chunks' statistics equally;
+        smaller values forget early chunks faster.
 
     Attributes
     ----------
@@ -103,6 +107,10 @@ class GaussianMixture(MixtureBase):
         "monte_carlo", at its best iterate).
     lower_bounds_ : list of float
         That value at every iteration of the best run.
+    n_steps_ : int
+        After :meth:`partial_fit`: the online updates since the model was initialised
+        (``lower_bounds_`` then holds each chunk's mean log-likelihood under the
+        parameters it was given to).
     n_features_in_ : int
     """
 
@@ -128,6 +136,7 @@ class GaussianMixture(MixtureBase):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        learning_decay=0.7,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -148,8 +157,10 @@ class GaussianMixture(MixtureBase):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.learning_decay = learning_decay
 
     _FITTED_ATTRIBUTE = "means_"  # present once fitted
+    _DATA_CHECK = staticmethod(check_data)
 
     # -- what MixtureBase needs -----------------------------------------------------
     def _checked_family_settings(self, owner):
@@ -158,9 +169,6 @@ class GaussianMixture(MixtureBase):
             reg_covar=check_float(self.reg_covar, "reg_covar", owner, 0.0),
             init_params=check_option(self.init_params, "init_params", owner, INIT_METHODS),
         )
-
-    def _checked_data(self, X, n_features=None, min_samples=1):
-        return check_data(X, n_features=n_features, estimator_name=type(self).__name__, min_samples=min_samples)
 
     def _make_family(self, settings):
         return GaussianFamily(settings["covariance_type"], settings["reg_covar"])

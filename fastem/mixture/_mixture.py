@@ -1,15 +1,16 @@
 """What every mixture estimator shares: settings checks, the n_init / warm-start loop
-around the EM driver, and the methods of a fitted model.
+around the EM driver for every kind of data source (in memory, memory-mapped, chunks,
+Dask), online EM, and the methods of a fitted model.
 
 A subclass supplies its family and data handling:
-``_FITTED_ATTRIBUTE``, ``_checked_family_settings``, ``_checked_data``,
-``_make_family``, ``_start_function``, ``_params_attributes``, ``_fitted_params``,
-``_fitted_family``.
+``_FITTED_ATTRIBUTE``, ``_DATA_CHECK``, ``_checked_family_settings``, ``_make_family``,
+``_start_function``, ``_params_attributes``, ``_fitted_params``, ``_fitted_family``.
 """
 
 import math
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 
@@ -20,9 +21,11 @@ from .._validation import (
     check_random_state,
     check_sample_weight,
 )
-from ..data import ArraySource
+from ..data import ArraySource, ChunkedSource, make_source
 from ..em import ConvergenceMonitor, fit_em
 from ..exceptions import ConvergenceWarning
+from ..init import check_enough_rows
+from ..online import step_size, stepwise_params, stepwise_update
 from ..variants import check_variant_settings, make_variant
 from ._base import EstimatorBase
 
@@ -40,11 +43,48 @@ class MixtureBase(EstimatorBase):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; a weight of 2 counts a row twice.
 
+        X may also be a ``np.memmap`` (or ``np.load(path, mmap_mode="r")``), read chunk
+        by chunk so that memory holds one chunk and not the data, or a row-chunked
+        ``dask.array.Array``, whose blocks are processed where they live (see
+        "Big data" in the README).
+
         Returns
         -------
         self
         """
-        return self._fit_or_forget(X, sample_weight)
+        return self._fit_or_forget(
+            lambda check, n_features, settings: make_source(
+                X, sample_weight, check, n_features, settings["n_threads"], settings["verbose"]
+            )
+        )
+
+    def fit_chunks(self, chunks, y=None):
+        """Fit on data read chunk by chunk, afresh for every pass of EM.
+
+        Parameters
+        ----------
+        chunks : callable
+            ``chunks()`` returns a fresh iterable of chunks on each call (EM reads the
+            data several times); a chunk is a 2-D array of rows or a pair
+            ``(rows, sample_weight)``.  Initialisation uses a bounded uniform sample of
+            the rows (every row when there are few).  A bad chunk raises an error that
+            names its index, and leaves the estimator unfitted.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        if not callable(chunks):
+            raise TypeError(
+                f"fit_chunks takes a callable that returns a fresh iterable of chunks on each call; "
+                f"got {type(chunks).__name__}."
+            )
+        return self._fit_or_forget(
+            lambda check, n_features, settings: ChunkedSource(
+                chunks, check, n_features, settings["n_threads"], settings["verbose"]
+            )
+        )
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each row of ``X``."""
@@ -64,22 +104,26 @@ class MixtureBase(EstimatorBase):
             verbose=check_int(self.verbose, "verbose", owner, 0),
             verbose_interval=check_int(self.verbose_interval, "verbose_interval", owner, 1),
             n_threads=None if self.n_threads is None else check_int(self.n_threads, "n_threads", owner, 1),
+            learning_decay=check_float(self.learning_decay, "learning_decay", owner, 0.5, 1.0, low_open=True),
         )
         settings.update(self._checked_family_settings(owner))
         return settings
 
-    def _fit(self, X, sample_weight):
+    def _checked_data(self, X, n_features=None, min_samples=1):
+        return self._DATA_CHECK(X, n_features=n_features, estimator_name=type(self).__name__, min_samples=min_samples)
+
+    def _fit(self, open_source):
+        """The fitted attributes from EM on ``open_source(check, n_features, settings)``."""
         settings = self._checked_settings()
         n_components = settings["n_components"]
         warm = bool(self.warm_start) and self._is_fitted()
-        X = self._checked_data(X, self.n_features_in_ if warm else None, min_samples=2)
-        n_samples, n_features = X.shape
-        if n_samples < n_components:
-            raise ValueError(
-                f"X has {n_samples} samples but n_components={n_components}; a mixture "
-                "needs at least as many samples as components."
-            )
-        source = ArraySource(X, check_sample_weight(sample_weight, n_samples), settings["n_threads"])
+        check = partial(self._DATA_CHECK, estimator_name=type(self).__name__)  # pickles, for Dask workers
+        source = open_source(check, self.n_features_in_ if warm else None, settings)
+        if source.n_features is None:
+            source.peek()
+        n_features = source.n_features
+        if source.n_samples is not None:
+            check_enough_rows(source.n_samples, n_components)
         family = self._make_family(settings)
         start = self._start_function(family, settings, n_features)
         rng = check_random_state(self.random_state)
@@ -95,7 +139,7 @@ class MixtureBase(EstimatorBase):
                 params, previous = start(source, rng), -math.inf
             monitor = ConvergenceMonitor(
                 settings["tol"], settings["max_iter"], settings["verbose"],
-                settings["verbose_interval"], previous,
+                settings["verbose_interval"], previous, note=source.note,
             )
             variant = make_variant(*settings["variant"], settings["tol"], rng)
             result = fit_em(source, family, params, monitor, variant)
@@ -126,6 +170,72 @@ class MixtureBase(EstimatorBase):
             n_features_in_=n_features,
         )
         return fitted
+
+    # -- online EM ------------------------------------------------------------------
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online (stepwise) EM on the chunk ``X``.
+
+        The chunk's E-step statistics, per unit of sample weight, are blended into
+        running statistics with step ``(t + 2) ** -learning_decay`` (``t``: updates
+        after the first chunk) and the parameters become their M-step (see
+        ``fastem.online``).  The first call initialises from ``X`` (``init_params``, the
+        ``*_init`` parameters and ``random_state`` as in :meth:`fit`); after
+        :meth:`fit`, the stream continues from the fitted parameters.  A chunk that
+        fails its checks raises and leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        for name, value in self._partial_fit(X, sample_weight).items():
+            setattr(self, name, value)
+        return self
+
+    def _partial_fit(self, X, sample_weight):
+        """The attributes after one stepwise update; raises before anything is set."""
+        settings = self._checked_settings()
+        algorithm, _, _, accelerate = settings["variant"]
+        if algorithm != "em" or accelerate is not None:
+            raise ValueError(
+                f"partial_fit runs stepwise (soft) EM; it does not take algorithm={algorithm!r}"
+                + (f" with accelerate={accelerate!r}" if accelerate else "")
+                + ". Use algorithm='em' and accelerate=None."
+            )
+        fitted = self._is_fitted()
+        X = self._checked_data(X, self.n_features_in_ if fitted else None)
+        source = ArraySource(X, check_sample_weight(sample_weight, X.shape[0]), settings["n_threads"])
+        family = self._make_family(settings)
+        if fitted:
+            params, state = self._fitted_params(), getattr(self, "_stepwise_", None)  # None after fit
+            history = list(self.lower_bounds_) if state is not None else []
+        else:
+            check_enough_rows(X.shape[0], settings["n_components"])
+            start = self._start_function(family, settings, X.shape[1])
+            params, state, history = start(source, check_random_state(self.random_state)), None, []
+        stats = source.estep(family, params)
+        state = stepwise_update(state, stats, settings["learning_decay"])
+        objective = family.objective(stats, params)
+        if settings["verbose"] >= 2:
+            eta = step_size(state.n_updates - 1, settings["learning_decay"])
+            print(f"  step {state.n_updates:5d}  {X.shape[0]} rows  log-likelihood {objective: .8g}  step size {eta:.4f}")
+        attributes = self._params_attributes(stepwise_params(family, state, params))
+        attributes.update(
+            _stepwise_=state,
+            n_steps_=state.n_updates,
+            converged_=False,
+            n_iter_=state.n_updates,
+            n_passes_=state.n_updates,
+            lower_bound_=objective,
+            lower_bounds_=history + [objective],
+            n_features_in_=X.shape[1],
+        )
+        return attributes
 
     # -- using the fitted model -----------------------------------------------------
     def _fitted_model(self):

@@ -1,10 +1,9 @@
-"""Data sources: where the rows come from.  The EM driver only asks a source for the
-summed statistics under some parameters; it never touches the data itself."""
+"""Rows held in memory: ``ArraySource`` (a 2-D array, or binary rows) and ``BinaryRows``."""
 
 import numpy as np
 
-from ._kernels._jit import MODE_SOFT, limit_threads
-from ._kernels.seeding import squared_distances
+from .._kernels._jit import MODE_SOFT, limit_threads
+from .._kernels.seeding import squared_distances
 
 # Rows whose distances are held at once when searching for far points.
 _DISTANCE_BLOCK_ROWS = 16384
@@ -25,6 +24,22 @@ class ArraySource:
         self.X = X
         self.sample_weight = sample_weight
         self.n_threads = n_threads
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    def init_sample(self, n_components):
+        """The rows initialisation may use: all of them, in memory already."""
+        return self
+
+    def note(self):
+        """Progress text for the iteration lines (none: one array, one pass)."""
+        return ""
 
     def estep(self, family, params, mode=MODE_SOFT, seed=0, n_draws=0):
         """Sum of the E-step statistics of every row under ``params`` (``mode``, ``seed``
@@ -83,6 +98,14 @@ class BinaryRows:
         pieces = [self.indices[self.indptr[r]:self.indptr[r + 1]] for r in rows]
         indices = np.concatenate(pieces) if pieces else self.indices[:0]
         return BinaryRows(indptr, indices.astype(self.indices.dtype), self.n_features)
+
+    @classmethod
+    def concatenate(cls, parts):
+        """The rows of every BinaryRows in ``parts``, in order (a new BinaryRows)."""
+        counts = np.concatenate([np.diff(part.indptr) for part in parts])
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        indices = np.concatenate([part.indices for part in parts])
+        return cls(indptr, indices, parts[0].n_features)
 
     def toarray(self):
         """Dense (n_samples, n_features) float64 array of 0/1."""

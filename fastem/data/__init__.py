@@ -1,0 +1,44 @@
+"""Data sources: where the rows come from.
+
+The EM driver only asks a source for the summed E-step statistics under some
+parameters; it never touches the data itself.  Every source has
+
+- ``estep(family, params, mode, seed, n_draws)``: the statistics of one pass;
+- ``n_samples`` (known once a pass has been made) and ``n_threads``;
+- ``init_sample(n_components)``: an ``ArraySource`` on the rows initialisation may use
+  (all of them when they are in memory, a bounded sample otherwise);
+- ``note()``: progress text for the iteration lines.
+
+``ArraySource`` holds an array in memory; ``ChunkedSource`` reads chunks afresh on every
+pass (a memory-mapped file, or a user's factory of chunks); ``DaskSource`` runs the
+kernels where the blocks of a Dask array live.
+"""
+
+import numpy as np
+
+from .._validation import check_sample_weight
+from .array import ArraySource, BinaryRows
+from .chunked import ChunkedSource, memmap_chunks
+from .dask_source import DaskSource, is_dask_array
+
+__all__ = ["ArraySource", "BinaryRows", "ChunkedSource", "DaskSource", "make_source"]
+
+
+def make_source(X, sample_weight, check, n_features=None, n_threads=None, verbose=0):
+    """The source for what ``fit`` was given.
+
+    A Dask array runs on Dask; a ``np.memmap`` (``np.load(..., mmap_mode="r")``) is read
+    chunk by chunk; anything else is validated by ``check(X, n_features=...,
+    min_samples=2)`` and held in memory.  ``check`` is the estimator's data check (see
+    ``ChunkedSource``).
+    """
+    if is_dask_array(X):
+        return DaskSource(X, sample_weight, check, n_features, n_threads)
+    if isinstance(X, np.memmap):
+        if X.ndim != 2 or X.shape[0] < 2:
+            check(X, n_features=n_features, min_samples=2)  # the standard message
+        check(X[:0], n_features=n_features, min_samples=0)  # dtype and width, reading nothing
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        return ChunkedSource(memmap_chunks(X, weights), check, X.shape[1], n_threads, verbose)
+    X = check(X, n_features=n_features, min_samples=2)
+    return ArraySource(X, check_sample_weight(sample_weight, X.shape[0]), n_threads)
