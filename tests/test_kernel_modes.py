@@ -432,3 +432,34 @@ def test_hard_fingerprint_does_not_depend_on_thread_count(covariance_type):
     assert prints[0] == prints[1] != 0
     labels = family.posterior(X, params, label=True)[2]
     assert prints[0] == reference_fingerprint(labels, N_COMPONENTS)
+
+
+@pytest.mark.parametrize("mode", [MODE_SAMPLE, MODE_HARD], ids=["sampled", "hard"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_blocks_with_their_offsets_reproduce_one_pass(covariance_type, mode):
+    # A chunked or Dask source runs the kernel per block with first_row = the block's
+    # offset.  With block boundaries on kernel chunks, every chunk draws from the same
+    # stream as in one pass, so the summed statistics are the one-pass statistics up to
+    # the order of the additions; the assignment hash is exactly the one-pass hash.
+    X, params, family = problem(covariance_type, np.float64, 3 * CHUNK_ROWS + 100, seed=5)
+    sample_weight = make_sample_weight(5, X.shape[0])
+    whole = family.estep(X, sample_weight, params, mode, DRAW_SEED, 5)
+    bounds = [0, CHUNK_ROWS, 3 * CHUNK_ROWS, X.shape[0]]
+    parts = [
+        family.estep(X[a:b], sample_weight[a:b], params, mode, DRAW_SEED, 5, first_row=a)
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    summed = parts[0] + parts[1] + parts[2]
+    for name in ("nk", "sx", "sxx"):
+        assert_relative_close(getattr(summed, name), getattr(whole, name), 1e-13, name)
+    assert summed.fingerprint == whole.fingerprint
+    # Without the offsets the blocks would reuse the first chunks' streams and hashes.
+    unshifted = sum(
+        (family.estep(X[a:b], sample_weight[a:b], params, mode, DRAW_SEED, 5)
+         for a, b in zip(bounds[1:-1], bounds[2:])),
+        parts[0],
+    )
+    if mode == MODE_HARD:
+        assert unshifted.fingerprint != whole.fingerprint
+    else:
+        assert not np.allclose(unshifted.nk, whole.nk, rtol=1e-12)
