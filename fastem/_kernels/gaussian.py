@@ -44,13 +44,15 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
     if full:  # padded upper-block accumulators, copied to sxx at the end
         padded = gaussian_full.padded_features(n_features)
         acc = np.zeros((n_components, padded, padded))
-        work = np.empty((2, padded, TILE_ROWS))
+        work = np.empty((2, padded, TILE_ROWS), dtype=X.dtype)
     else:
         acc = sxx
-        work = np.empty((0, 0, 0))
+        work = np.empty((2, 1, n_features), dtype=X.dtype)
     xc = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
     logp = np.empty((TILE_ROWS, n_components))
-    resp = np.zeros(TILE_ROWS)
+    # A tile's moments are formed in X's dtype (float32 data: twice the lanes) and added
+    # to the float64 accumulators once per tile and component.
+    resp = np.zeros(TILE_ROWS, dtype=X.dtype)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -81,7 +83,7 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
             total = 0.0
             for i in range(n_rows):
                 resp[i] = logp[i, k]
-                total += resp[i]
+                total += logp[i, k]
             for i in range(n_rows, TILE_ROWS):
                 resp[i] = 0.0
             if total == 0.0:

@@ -65,10 +65,19 @@ def tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
 
 @kernel()
 def tile_moments(X, start, stop, mean, resp, sx, acc, work):
-    """sx += sum_i resp_i (x_i - mean); acc += sum_i resp_i (x_i - mean)**2 (float64)."""
+    """sx += sum_i resp_i (x_i - mean); acc += sum_i resp_i (x_i - mean)**2.
+
+    resp : (TILE_ROWS,) weights in X's dtype; sx, acc : (D,) float64.
+    work : (2, 1, D) buffer in X's dtype: the tile's sums are formed there, in X's
+    dtype, and added to ``sx`` and ``acc`` once.
+    """
     n_rows = stop - start
     n_blocked = n_rows - n_rows % 4
     n_features = X.shape[1]
+    tile_sx = work[0, 0]
+    tile_acc = work[1, 0]
+    tile_sx[:] = 0.0
+    tile_acc[:] = 0.0
     for i in range(0, n_blocked, 4):
         r = start + i
         w0 = resp[i]
@@ -87,15 +96,18 @@ def tile_moments(X, start, stop, mean, resp, sx, acc, work):
             a1 = w1 * v1
             a2 = w2 * v2
             a3 = w3 * v3
-            sx[d] += (a0 + a1) + (a2 + a3)
-            acc[d] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
+            tile_sx[d] += (a0 + a1) + (a2 + a3)
+            tile_acc[d] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
     for i in range(n_blocked, n_rows):
         w = resp[i]
         for d in range(n_features):
             v = X[start + i, d] - mean[d]
             a = w * v
-            sx[d] += a
-            acc[d] += a * v
+            tile_sx[d] += a
+            tile_acc[d] += a * v
+    for d in range(n_features):
+        sx[d] += tile_sx[d]
+        acc[d] += tile_acc[d]
 
 
 @kernel()

@@ -26,10 +26,12 @@ def padded_features(n_features):
 def tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
     """logp[i, k] = log_norm[k] - |factors[k] @ (X[start + i] - means[k])|^2 / 2.
 
-    xc : (TILE_ROWS, D) work buffer in X's dtype.
+    xc : (TILE_ROWS, D) work buffer in X's dtype.  The products and their sums stay in
+    X's dtype too (mixing in float64 would convert every term and halve the lanes).
     """
     n_rows = stop - start
     n_features = X.shape[1]
+    zero = xc.dtype.type(0.0)
     for k in range(means.shape[0]):
         mean = means[k]
         lower = factors[k]
@@ -41,9 +43,9 @@ def tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
                 for d in range(n_features):
                     xc[i, d] = 0.0
         for i0 in range(0, n_rows, ROW_BLOCK):
-            s0 = s1 = s2 = s3 = 0.0
+            s0 = s1 = s2 = s3 = zero
             for d in range(n_features):
-                a0 = a1 = a2 = a3 = 0.0
+                a0 = a1 = a2 = a3 = zero
                 for j in range(d + 1):
                     f = lower[d, j]
                     a0 += xc[i0, j] * f
@@ -67,12 +69,14 @@ def tile_moments(X, start, stop, mean, resp, sx, acc, work):
     Only rows with a non-zero weight are gathered (transposed) into ``work``, so a
     component that owns few rows of the tile costs little.
 
-    resp : (TILE_ROWS,) float64 weights of the rows.
+    resp : (TILE_ROWS,) weights of the rows, in X's dtype.
     sx : (D,) float64, gets sum_i resp_i (x_i - mean).
     acc : (Dp, Dp) float64 padded accumulator; its upper 2 x 2 blocks get
         sum_i resp_i (x_i - mean)(x_i - mean)^T.
-    work : (2, Dp, TILE_ROWS) float64 buffer for the gathered, transposed rows.
+    work : (2, Dp, TILE_ROWS) buffer in X's dtype for the gathered, transposed rows;
+        the tile's sums are formed in X's dtype and added to ``sx`` and ``acc``.
     """
+    zero = work.dtype.type(0.0)
     n_features = X.shape[1]
     padded = acc.shape[0]
     xt = work[0]
@@ -91,13 +95,13 @@ def tile_moments(X, start, stop, mean, resp, sx, acc, work):
             wxt[d, n_active] = 0.0
         n_active += 1
     for d in range(n_features):
-        s = 0.0
+        s = zero
         for i in range(n_active):
             s += wxt[d, i]
         sx[d] += s
     for j in range(0, padded, 2):
         for d in range(j, padded, 2):
-            a00 = a01 = a10 = a11 = 0.0
+            a00 = a01 = a10 = a11 = zero
             for i in range(n_active):
                 w0 = wxt[j, i]
                 w1 = wxt[j + 1, i]
