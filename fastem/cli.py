@@ -1,4 +1,5 @@
-"""Command line: ``python -m fastem demo`` and ``python -m fastem fit DATA -k K``."""
+"""Command line: ``python -m fastem demo``, ``python -m fastem fit DATA -k K``,
+``python -m fastem bench [--quick]`` and ``python -m fastem warmup``."""
 
 import argparse
 import sys
@@ -6,6 +7,7 @@ import time
 
 import numpy as np
 
+from . import bench, warmup
 
 DEMO_WEIGHTS = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
 
@@ -82,7 +84,15 @@ def main(argv=None):
     fit.add_argument("-k", "--n-components", type=int, required=True)
     fit.add_argument("--out", help="write the fitted model here (.npz)")
     _add_fit_options(fit, n_init=1)
+    bench.add_arguments(commands.add_parser(
+        "bench", help="seconds per EM iteration and peak memory, fastem next to its peers"))
+    warmup.add_arguments(commands.add_parser(
+        "warmup", help="compile the common kernel signatures into Numba's disk cache"))
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return bench.command(args)
+    if args.command == "warmup":
+        return warmup.command(args)
 
     if args.command == "demo":
         X, true_means = _demo_data(args.n_samples, args.seed)

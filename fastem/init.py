@@ -62,7 +62,7 @@ def kmeans_plusplus(X, n_clusters, rng, sample_weight=None, n_threads=None):
             potentials = distances @ weights
             best = int(np.argmin(potentials))
             indices[c] = candidates[best]
-            closest, potential = distances[best], potentials[best]
+            closest, potential = distances[best].copy(), potentials[best]  # not a view that keeps the block alive
     return indices
 
 

@@ -1,10 +1,13 @@
-"""EM variants to convergence on an overlapping mixture, and KMeans against scikit-learn."""
+"""EM variants to convergence on an overlapping mixture, and KMeans on row 6 of the
+performance table (``python -m fastem bench``)."""
 
 import warnings
 
 import numpy as np
 
-from .common import Benchmark, scaled, seconds_per_iteration
+from fastem.bench import DTYPES
+
+from .common import Benchmark, RowFit, RowIteration, RowMemory, RowVersusPeer, row_labels, scaled
 
 # name -> GaussianMixture settings; all start from the same parameters.
 VARIANTS = {
@@ -15,8 +18,8 @@ VARIANTS = {
     "ecm+squarem": {"algorithm": "generalized", "gem_step": "ecm", "accelerate": "squarem"},
 }
 
-# k-means row of the performance table: N x D, K.
-KMEANS_WORKLOAD = (1_000_000, 32, 64)
+# The k-means row of the performance table.
+ROWS = row_labels(6)
 
 
 def overlapping_problem():
@@ -73,45 +76,31 @@ class VariantConvergence(Benchmark):
     track_final_log_likelihood.unit = "log-likelihood per sample"
 
 
-def kmeans_problem(dtype):
-    """Unstructured Gaussian data (Lloyd's algorithm needs many iterations, so a 4-iteration
-    run really does 4) and the first K rows as the start."""
-    n_samples, n_features, n_clusters = KMEANS_WORKLOAD
-    rng = np.random.RandomState(3)
-    X = rng.standard_normal((scaled(n_samples), n_features)).astype(dtype)
-    return X, X[:n_clusters].astype(np.float64)
+class KMeansIteration(RowIteration):
+    """Seconds per Lloyd iteration on the k-means row (6), from the same centres."""
+
+    params = (ROWS, DTYPES)
 
 
-def _kmeans(cls, X, init, max_iter):
-    return cls(init.shape[0], init=init, n_init=1, max_iter=max_iter, tol=0.0).fit(X)
+class KMeansVersusSklearn(RowVersusPeer):
+    """scikit-learn's KMeans (algorithm="lloyd") from the same centres, in this process."""
 
+    params = (ROWS, DTYPES)
 
-class KMeansIteration(Benchmark):
-    """Seconds per Lloyd iteration on the k-means row, and the ratio to scikit-learn."""
-
-    param_names = ["dtype"]
-    params = (["float64", "float32"],)
-
-    def setup(self, dtype):
-        import fastem
-
-        self.X, self.init = kmeans_problem(dtype)
-        self.cls = fastem.KMeans
-        _kmeans(self.cls, self.X[:4096], self.init, 1)  # compile
-
-    def time_three_iterations(self, dtype):
-        _kmeans(self.cls, self.X, self.init, 3)
-
-    def track_speedup_vs_sklearn(self, dtype):
-        """scikit-learn's KMeans seconds per iteration divided by fastem's, measured here."""
-        from sklearn.cluster import KMeans
-
-        def theirs(max_iter):
-            return _kmeans(KMeans, self.X, self.init.astype(self.X.dtype), max_iter)
-
-        def ours(max_iter):
-            return _kmeans(self.cls, self.X, self.init, max_iter)
-
-        return seconds_per_iteration(theirs) / seconds_per_iteration(ours)
+    def track_speedup_vs_sklearn(self, label, dtype):
+        """scikit-learn's KMeans seconds per iteration divided by fastem's."""
+        return self._ratio()
 
     track_speedup_vs_sklearn.unit = "ratio"
+
+
+class KMeansFit(RowFit):
+    """A whole default fit (k-means++ seeding, tol=1e-4) and its iterations."""
+
+    params = (ROWS, DTYPES)
+
+
+class KMeansMemory(RowMemory):
+    """Peak memory of a fit and of predict."""
+
+    params = (ROWS, DTYPES)

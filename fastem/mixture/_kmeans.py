@@ -165,7 +165,7 @@ class KMeans(EstimatorBase):
                 best = (centres, inertia, run.n_iter)
         centres, inertia, n_iter = best
         labels = source.posterior(family, family.identity_params(centres), label=True)[2]
-        n_distinct = np.unique(labels).size
+        n_distinct = np.count_nonzero(np.bincount(labels, minlength=n_clusters))  # no sorted copy of labels
         if n_distinct < n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "

@@ -1,0 +1,111 @@
+"""``python -m fastem bench`` and ``python -m fastem warmup`` run and print what they
+promise.  No timing is asserted: only that the numbers exist and have the right sign."""
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastem import bench
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ("fastem s/it", "peer s/it", "ratio", "fastem MiB", "peer MiB", "X MiB")
+
+# Row 3 (1,000,000 x 4, K=8, full) at 2000 rows: the cheapest scikit-learn row.
+ROW = 3
+SCALE = 2000 / 1_000_000
+
+
+def _table_lines(text, row):
+    return [line for line in text.splitlines() if re.match(rf"\s*{row}\s", line)]
+
+
+def test_workloads_are_the_table():
+    table = [(w.n_samples, w.n_features, w.n_components, w.kind) for w in bench.WORKLOADS if w.in_table]
+    assert table == [
+        (1_000_000, 32, 32, "diag"),
+        (200_000, 32, 16, "full"),
+        (1_000_000, 4, 8, "full"),
+        (50_000, 128, 8, "full"),
+        (100_000, 256, 32, "bernoulli"),
+        (1_000_000, 32, 64, "kmeans"),
+    ]
+    assert bench.workload(ROW).scaled_samples(SCALE) == 2000
+
+
+def test_tiny_table_in_process():
+    pytest.importorskip("sklearn")
+    out = io.StringIO()
+    records = bench.run_table(rows=[ROW], scale=SCALE, n_threads=1, isolate=False, stream=out)
+    text = out.getvalue()
+    assert "machine:" in text and "numba threads: 1" in text and "scikit-learn" in text
+    for column in COLUMNS:
+        assert column in text
+    lines = _table_lines(text, ROW)
+    assert [line.split()[6] for line in lines] == ["float64", "float32"]  # after "2,000 x 4, K=8, full"
+    assert [r["dtype"] for r in records] == ["float64", "float32"]
+    for record in records:
+        assert record["errors"] == []
+        assert record["n_samples"] == 2000
+        assert record["ratio"] > 0
+        for library in ("fastem", "peer"):
+            assert record[library]["seconds_per_iteration"] > 0
+            assert record[library]["peak_bytes"] is None or record[library]["peak_bytes"] >= 0
+        itemsize = np.dtype(record["dtype"]).itemsize
+        assert record["fastem"]["data_bytes"] == 2000 * 4 * itemsize
+
+
+def test_measurement_in_a_fresh_process():
+    result = bench.measure_in_child(ROW, "fastem", "float32", 2000, n_threads=1, repeats=1)
+    assert set(result) == {"seconds_per_iteration", "peak_bytes", "peak_exact", "data_bytes", "stopped_early"}
+    assert result["data_bytes"] == 2000 * 4 * 4
+    if sys.platform.startswith("linux"):
+        assert result["peak_bytes"] >= 0 and result["peak_exact"]
+
+
+def test_without_sklearn_fastem_is_shown_alone(monkeypatch):
+    monkeypatch.setattr(bench, "sklearn_version", lambda: None)
+    out = io.StringIO()
+    records = bench.run_table(rows=[ROW], scale=SCALE, n_threads=1, dtypes=("float64",), isolate=False,
+                              repeats=1, stream=out)
+    assert "scikit-learn is not installed" in out.getvalue()
+    assert records[0]["fastem"] is not None and records[0]["peer"] is None and records[0]["ratio"] is None
+    assert _table_lines(out.getvalue(), ROW)[0].split()[10:12] == ["-", "-"]  # peer s/it and ratio
+
+
+def test_numpy_em_iteration_matches_fastem():
+    """The NumPy peer runs the same EM: one iteration from the same start agrees."""
+    row = bench.workload(5)
+    problem = bench.make_problem(row, "float64", 500)
+    weights, probabilities = bench.numpy_em_fit(problem.X, **_bernoulli_start(problem), max_iter=1)
+    ours = bench.fastem_fit(row, problem, 1)
+    assert ours.n_iter_ == 1
+    np.testing.assert_allclose(ours.weights_, weights, rtol=1e-10)
+    np.testing.assert_allclose(ours.probabilities_, probabilities, rtol=1e-10)
+
+
+def _bernoulli_start(problem):
+    return {name: problem.start[name] for name in ("weights_init", "probabilities_init")}
+
+
+def test_warmup_command_runs():
+    # A budget of 0.5 s runs the first step only (a whole warm-up compiles for minutes on a cold cache).
+    done = subprocess.run(
+        [sys.executable, "-m", "fastem", "warmup", "--budget", "0.5"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "GaussianMixture full float64" in done.stdout
+    assert re.search(r"done in [\d.]+ s: \d+ signatures compiled, \d+ loaded from the cache", done.stdout)
+
+
+def test_bench_command_rejects_an_unknown_row():
+    done = subprocess.run(
+        [sys.executable, "-m", "fastem", "bench", "--rows", "99"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    )
+    assert done.returncode != 0 and "no workload number 99" in done.stderr
