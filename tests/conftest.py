@@ -79,3 +79,18 @@ def relative_error(actual, desired):
 def assert_relative_close(actual, desired, rtol, what):
     error = relative_error(actual, desired)
     assert error <= rtol, f"{what}: relative error {error:.3g} > {rtol:.3g}"
+
+
+def same_start(X, n_components, covariance_type):
+    """weights_init / means_init / precisions_init: a fixed start shared by two fits."""
+    spread = X.var(axis=0)
+    if covariance_type == "full":
+        precisions = np.stack([np.diag(1.0 / spread)] * n_components)
+    else:
+        precisions = np.tile(1.0 / spread, (n_components, 1))
+    weights = np.arange(1.0, n_components + 1)
+    return dict(
+        weights_init=weights / weights.sum(),
+        means_init=np.ascontiguousarray(X[:n_components], dtype=np.float64),
+        precisions_init=precisions,
+    )

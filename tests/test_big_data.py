@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import assert_relative_close, make_problem, make_sample_weight
+from conftest import assert_relative_close, make_problem, make_sample_weight, same_start
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastem import BernoulliMixture, GaussianMixture
@@ -49,26 +49,13 @@ def gaussian_data(seed=0, covariance_type="full", n_samples=N_SAMPLES):
     return make_problem(seed, n_samples, N_FEATURES, N_COMPONENTS, covariance_type)[0]
 
 
-def gaussian_start(X, covariance_type, n_components=N_COMPONENTS):
-    """weights_init / means_init / precisions_init: one fixed start for two fits."""
-    spread = X.var(axis=0)
-    if covariance_type == "full":
-        precisions = np.stack([np.diag(1.0 / spread)] * n_components)
-    else:
-        precisions = np.tile(1.0 / spread, (n_components, 1))
-    weights = np.arange(1.0, n_components + 1)
-    return dict(weights_init=weights / weights.sum(),
-                means_init=np.array(X[:n_components], dtype=np.float64),
-                precisions_init=precisions)
-
-
 def gaussian_settings(X, covariance_type, init):
     """Constructor settings; "default" is the data-driven (k-means) start, which must be
     the same for chunked and in-memory data this small (its sample is every row)."""
     settings = dict(n_components=N_COMPONENTS, covariance_type=covariance_type, tol=1e-5,
                     max_iter=300, random_state=0)
     if init == "user":
-        settings.update(gaussian_start(X, covariance_type))
+        settings.update(same_start(X, N_COMPONENTS, covariance_type))
     return settings
 
 
@@ -210,7 +197,7 @@ def test_fit_chunks_accepts_a_list_of_chunks_returned_every_time():
 def test_fit_chunks_prints_progress_per_iteration(capsys):
     X = gaussian_data(6, "diag")
     gm = GaussianMixture(N_COMPONENTS, covariance_type="diag", tol=0, max_iter=4, verbose=2,
-                         verbose_interval=1, **gaussian_start(X, "diag"))
+                         verbose_interval=1, **same_start(X, N_COMPONENTS, "diag"))
     gm.fit_chunks(chunk_factory(X))
     lines = [line for line in capsys.readouterr().out.splitlines() if "chunks" in line]
     assert gm.n_iter_ == 4
@@ -233,7 +220,7 @@ def test_a_bad_chunk_is_named_and_leaves_the_estimator_unfitted(estimator, probl
     if estimator == "gaussian":
         X = gaussian_data(7, "diag")
         model = GaussianMixture(N_COMPONENTS, covariance_type="diag", tol=0, max_iter=5,
-                                **gaussian_start(X, "diag"))
+                                **same_start(X, N_COMPONENTS, "diag"))
     else:
         X, prototypes = binary_data(7)
         model = BernoulliMixture(**{**bernoulli_settings(prototypes, "user"), "tol": 0, "max_iter": 5})
@@ -614,7 +601,7 @@ def test_a_killed_worker_does_not_change_the_fit(client):
     # kill (after the second iteration's progress line) lands in the middle of the fit.
     X, _ = make_problem(19, 60_000, 4, 4, "full")
     settings = dict(n_components=4, covariance_type="full", tol=0, max_iter=20,
-                    **gaussian_start(X, "full", n_components=4))
+                    **same_start(X, 4, "full"))
     reference = GaussianMixture(**settings).fit(X)
     pids = client.run(os.getpid)
     victim = sorted(pids.values())[0]

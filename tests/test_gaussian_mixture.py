@@ -25,6 +25,8 @@ from fastem import ComponentError, ConvergenceWarning, GaussianMixture, NotFitte
 from fastem._validation import check_data
 from fastem.data import ArraySource
 
+from conftest import same_start
+
 COVARIANCE_TYPES = ["full", "diag"]
 INIT_METHODS = ["kmeans", "k-means++", "random", "random_from_data"]
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
@@ -64,22 +66,6 @@ def separated(covariance_type, n_samples=2000, seed=0):
     noise = rng.standard_normal((n_samples, 2))
     X = TRUE_MEANS[labels] + np.einsum("nij,nj->ni", factors[labels], noise)
     return np.ascontiguousarray(X), labels
-
-
-def same_start(X, n_components, covariance_type):
-    """weights_init / means_init / precisions_init: a fixed start shared by two fits."""
-    n_features = X.shape[1]
-    spread = X.var(axis=0)
-    if covariance_type == "full":
-        precisions = np.stack([np.diag(1.0 / spread)] * n_components)
-    else:
-        precisions = np.tile(1.0 / spread, (n_components, 1))
-    weights = np.arange(1.0, n_components + 1)
-    return dict(
-        weights_init=weights / weights.sum(),
-        means_init=np.ascontiguousarray(X[:n_components], dtype=np.float64),
-        precisions_init=precisions,
-    )
 
 
 def match_components(means, reference_means):
