@@ -179,18 +179,31 @@ def check_binary_data(X, name="X", n_features=None, estimator_name="the estimato
             f"{array.ndim}-D array of shape {array.shape}."
         )
     check_shape(array.shape, n_features, estimator_name, min_samples)
-    if array.dtype.kind == "f":
-        _check_finite(array, name)
-    if array.dtype.kind != "b":
-        not_binary = (array != 0) & (array != 1)
-        if not_binary.any():
-            row, column = np.argwhere(not_binary)[0]
-            _binary_error(name, int(row), int(column), array[row, column])
-    rows, columns = np.nonzero(array)
-    indptr = np.zeros(array.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=array.shape[0]), out=indptr[1:])
-    indices = columns.astype(np.int32 if array.shape[1] < 2**31 else np.int64)
-    return BinaryRows(indptr, indices, array.shape[1])
+    # Checked and listed a block of rows at a time, so that the temporaries (masks and
+    # int64 positions, several times the size of the data) stay block-sized.
+    n_samples, width = array.shape
+    index_dtype = np.int32 if width < 2**31 else np.int64
+    counts = np.zeros(n_samples, dtype=np.int64)
+    pieces = []
+    for start in range(0, n_samples, _BINARY_BLOCK_ROWS):
+        block = array[start:start + _BINARY_BLOCK_ROWS]
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            _check_finite(array, name)  # the whole-array message, with the first position
+        if block.dtype.kind != "b":
+            not_binary = (block != 0) & (block != 1)
+            if not_binary.any():
+                row, column = np.argwhere(not_binary)[0]
+                _binary_error(name, start + int(row), int(column), block[row, column])
+        rows, columns = np.nonzero(block)
+        counts[start:start + block.shape[0]] = np.bincount(rows, minlength=block.shape[0])
+        pieces.append(columns.astype(index_dtype))
+    indptr = np.zeros(n_samples + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.concatenate(pieces) if pieces else np.zeros(0, dtype=index_dtype)
+    return BinaryRows(indptr, indices, width)
+
+
+_BINARY_BLOCK_ROWS = 8192
 
 
 def _binary_error(name, row, column, value):
