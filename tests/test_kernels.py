@@ -154,6 +154,32 @@ def test_hard_mode_gives_ties_to_the_first_component(covariance_type):
     assert_array_equal(resp[:, 2], resp[:, 0])
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_soft_estep_with_separated_components_matches_reference(covariance_type, dtype, weighted):
+    # Components 40 apart: nearly every row's posterior is exactly one-hot (the other
+    # terms fall below the exp cutoff) and the diagonal kernel adds such rows to their
+    # component directly; a few rows between two components still share their weight.
+    n_samples = CHUNK_ROWS + 3 * TILE_ROWS + 5
+    X, params = make_problem(21, n_samples, 3, 4, covariance_type, dtype)
+    params = GaussianParams(params.weights, params.means * 20.0, params.covariances,
+                            params.precisions_cholesky)
+    labels = np.random.default_rng(21).integers(4, size=n_samples)
+    X = (X - X.mean(axis=0) + params.means[labels]).astype(dtype)
+    X[::97] = ((params.means[0] + params.means[1]) / 2).astype(dtype)  # shared rows
+    sample_weight = make_sample_weight(21, n_samples) if weighted else None
+    family = GaussianFamily(covariance_type, REG_COVAR)
+
+    stats = family.estep(X, sample_weight, params)
+    expected = reference_estep(X, sample_weight, params, "soft", shift=stats.shift)
+    resp = reference.posterior(X, params.weights, params.means, params.precisions_cholesky)[0]
+    one_hot = np.count_nonzero(resp > 1e-300, axis=1) == 1
+    assert 0.9 < one_hot.mean() < 1.0  # both paths are exercised
+    for name in ("nk", "sx", "sxx", "loglik"):
+        assert_relative_close(getattr(stats, name), getattr(expected, name), RTOL[dtype], name)
+
+
 # -- properties of the partition --------------------------------------------------------
 @pytest.mark.parametrize("split", [CHUNK_ROWS, CHUNK_ROWS + TILE_ROWS // 2 + 3],
                          ids=["at-chunk", "mid-tile"])

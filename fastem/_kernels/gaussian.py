@@ -20,7 +20,7 @@ from numba import prange
 
 from . import gaussian_diag, gaussian_full
 from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
-from .weights import best_component, hard_row, normalise_row, stream_start, weigh_row
+from .weights import best_component, hard_row, normalise_row, sole_component, stream_start, weigh_row
 
 
 @kernel()
@@ -60,6 +60,7 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
         tile_stop = min(tile_start + TILE_ROWS, stop)
         n_rows = tile_stop - tile_start
         _tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
+        n_shared = 0  # rows of the tile whose weight is shared by several components
         for i in range(n_rows):
             w = sample_weight[tile_start + i] if weighted else 1.0
             weight += w
@@ -70,14 +71,27 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
                 if label >= 0 and not full:  # diagonal: add the row where it went, no tile scan
                     nk[label] += w
                     gaussian_diag.row_moments(X, tile_start + i, means[label], w, sx[label], acc[label])
+                    for k in range(n_components):
+                        logp[i, k] = 0.0  # nothing left for the tile scan, if one runs
                     continue
                 normalise_row(logp[i], MODE_HARD)
             else:
                 loglik += w * weigh_row(logp[i], mode, n_draws, state)
+                only = sole_component(logp[i]) if not full else -1
+                if only >= 0:
+                    # Diagonal, and every other posterior is exactly 0 (well-separated
+                    # data, mostly): add the row to its component directly, as in hard
+                    # mode, instead of scanning it once per component of the tile.
+                    r = w * logp[i, only]
+                    logp[i, only] = 0.0
+                    nk[only] += r
+                    gaussian_diag.row_moments(X, tile_start + i, means[only], r, sx[only], acc[only])
+                    continue
+            n_shared += 1
             if weighted:
                 for k in range(n_components):
                     logp[i, k] *= w
-        if mode == MODE_HARD and not full:
+        if n_shared == 0:
             continue  # every row went straight to its component above
         for k in range(n_components):
             total = 0.0
