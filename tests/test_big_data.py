@@ -169,6 +169,27 @@ def test_gaussian_fit_chunks_equals_in_memory_fit(covariance_type, weighted, ini
     assert len(calls) >= gm.n_iter_
 
 
+def test_fit_chunks_with_several_starts_samples_once():
+    # Every start of n_init initialises from the same sample, drawn in one pass; the
+    # best start is the in-memory fit's.
+    X = gaussian_data(5, "diag")
+    settings = dict(n_components=N_COMPONENTS, covariance_type="diag", n_init=3, random_state=0,
+                    tol=1e-6, max_iter=40)
+    calls = []
+    gm = GaussianMixture(**settings).fit_chunks(chunk_factory(X, calls=calls))
+    reference = GaussianMixture(**settings).fit(X)
+    assert_same_fit(gm, reference, GAUSSIAN_FITTED)
+    # The source draws its sample in one pass and hands the same one to every start.
+    from fastem._validation import check_data
+    from fastem.data import ChunkedSource
+
+    calls = []
+    source = ChunkedSource(chunk_factory(X, calls=calls), check_data)
+    first = source.init_sample(N_COMPONENTS)
+    assert source.init_sample(N_COMPONENTS) is first and len(calls) == 1
+    assert_array_equal(first.X, X)  # few rows: the sample is every row, in order
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("init", ["user", "default"])
 def test_bernoulli_fit_chunks_equals_in_memory_fit(weighted, init):

@@ -86,6 +86,7 @@ class ChunkedSource:
         self._weighted = False
         self._last_iterator = None
         self._show_chunks = bool(verbose) and sys.stderr.isatty()
+        self._samples = {}  # n_components -> ArraySource: each start of n_init reuses it
 
     def _checked(self, item, index):
         """(rows, sample_weight) of one chunk, validated; errors name the chunk."""
@@ -172,13 +173,15 @@ class ChunkedSource:
 
     def init_sample(self, n_components):
         """An ``ArraySource`` on a uniform sample of the rows, drawn in one pass (see
-        ``fastem.data.sampling``)."""
-        sample = None
-        for _, rows, weights in self.chunks():
-            if sample is None:
-                sample = StreamSample(sample_size(rows.shape[1], n_components))
-            sample.add(rows, weights)
-        return ArraySource(*sample.rows(self._weighted), self.n_threads)
+        ``fastem.data.sampling``); drawn once per source."""
+        if n_components not in self._samples:
+            sample = None
+            for _, rows, weights in self.chunks():
+                if sample is None:
+                    sample = StreamSample(sample_size(rows.shape[1], n_components))
+                sample.add(rows, weights)
+            self._samples[n_components] = ArraySource(*sample.rows(self._weighted), self.n_threads)
+        return self._samples[n_components]
 
     def note(self):
         """Progress text for the iteration lines."""

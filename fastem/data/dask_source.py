@@ -78,6 +78,7 @@ class DaskSource:
         self._rows = list(X.rechunk({1: -1}).to_delayed().ravel())
         self._first_rows = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         self._weights = self._weight_blocks(sample_weight, sizes)
+        self._samples = {}  # n_components -> ArraySource: each start of n_init reuses it
 
     def _weight_blocks(self, sample_weight, sizes):
         if sample_weight is None:
@@ -114,7 +115,12 @@ class DaskSource:
 
     def init_sample(self, n_components):
         """An ``ArraySource`` on a uniform sample of the rows (every row when there are few;
-        see ``fastem.data.sampling``), gathered block by block."""
+        see ``fastem.data.sampling``), gathered block by block, once per source."""
+        if n_components not in self._samples:
+            self._samples[n_components] = self._gather_sample(n_components)
+        return self._samples[n_components]
+
+    def _gather_sample(self, n_components):
         import dask
 
         limit = sample_size(self.n_features, n_components)
