@@ -169,6 +169,23 @@ def test_gaussian_fit_chunks_equals_in_memory_fit(covariance_type, weighted, ini
     assert len(calls) >= gm.n_iter_
 
 
+@pytest.mark.parametrize("algorithm", ["hard", "monte_carlo"])
+def test_fit_chunks_on_kernel_chunk_edges_reproduces_hard_and_monte_carlo_em(algorithm):
+    # Chunks whose edges fall on the kernels' 1024-row chunks draw the same labels and
+    # hash the same assignments as one pass over the array (the kernels are told where
+    # each chunk starts), so even the randomised and the hard variants match.
+    from fastem._kernels._jit import CHUNK_ROWS
+
+    X = gaussian_data(6, "diag", n_samples=3 * CHUNK_ROWS + 300)
+    settings = dict(n_components=N_COMPONENTS, covariance_type="diag", algorithm=algorithm,
+                    random_state=0, tol=1e-6, max_iter=15, **same_start(X, N_COMPONENTS, "diag"))
+    sizes = [CHUNK_ROWS, 2 * CHUNK_ROWS, 300]
+    gm = GaussianMixture(**settings).fit_chunks(chunk_factory(X, sizes=sizes))
+    reference = GaussianMixture(**settings).fit(X)
+    assert_same_fit(gm, reference, GAUSSIAN_FITTED)
+    assert gm.lower_bounds_ == pytest.approx(reference.lower_bounds_, rel=1e-10)
+
+
 def test_fit_chunks_with_several_starts_samples_once():
     # Every start of n_init initialises from the same sample, drawn in one pass; the
     # best start is the in-memory fit's.
