@@ -53,6 +53,7 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
     # A tile's moments are formed in X's dtype (float32 data: twice the lanes) and added
     # to the float64 accumulators once per tile and component.
     resp = np.zeros(TILE_ROWS, dtype=X.dtype)
+    direct = np.zeros(TILE_ROWS, dtype=np.bool_)  # rows already added to their one component
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -68,25 +69,21 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
                 label, term, row_hash = hard_row(logp[i], w, first_row + tile_start + i)
                 loglik += w * term
                 fingerprint += row_hash  # row hashes add up to the assignment's hash
-                if label >= 0 and not full:  # diagonal: add the row where it went, no tile scan
-                    nk[label] += w
-                    gaussian_diag.row_moments(X, tile_start + i, means[label], w, sx[label], acc[label])
-                    for k in range(n_components):
-                        logp[i, k] = 0.0  # nothing left for the tile scan, if one runs
-                    continue
-                normalise_row(logp[i], MODE_HARD)
+                only = -1 if full else label
+                if only < 0:
+                    normalise_row(logp[i], MODE_HARD)  # one-hot weights for the tile scan
             else:
                 loglik += w * weigh_row(logp[i], mode, n_draws, state)
-                only = sole_component(logp[i]) if not full else -1
-                if only >= 0:
-                    # Diagonal, and every other posterior is exactly 0 (well-separated
-                    # data, mostly): add the row to its component directly, as in hard
-                    # mode, instead of scanning it once per component of the tile.
-                    r = w * logp[i, only]
-                    logp[i, only] = 0.0
-                    nk[only] += r
-                    gaussian_diag.row_moments(X, tile_start + i, means[only], r, sx[only], acc[only])
-                    continue
+                only = -1 if full else sole_component(logp[i])
+            direct[i] = only >= 0
+            if only >= 0:
+                # Diagonal, and the row's weight is on one component alone (hard weights;
+                # soft ones where every other posterior is exactly 0, as for well-separated
+                # data): add the row there directly; the tile scan skips it.
+                r = w if mode == MODE_HARD else w * logp[i, only]
+                nk[only] += r
+                gaussian_diag.row_moments(X, tile_start + i, means[only], r, sx[only], acc[only])
+                continue
             n_shared += 1
             if weighted:
                 for k in range(n_components):
@@ -96,8 +93,9 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
         for k in range(n_components):
             total = 0.0
             for i in range(n_rows):
-                resp[i] = logp[i, k]
-                total += logp[i, k]
+                r = 0.0 if direct[i] else logp[i, k]
+                resp[i] = r
+                total += r
             for i in range(n_rows, TILE_ROWS):
                 resp[i] = 0.0
             if total == 0.0:
