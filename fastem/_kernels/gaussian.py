@@ -24,11 +24,25 @@ from .weights import best_component, hard_row, normalise_row, sole_component, st
 
 
 @kernel()
-def _tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp):
+def _tile_operands(X, means, factors):
+    """What the log-density tiles of a chunk read, made once per chunk: the components
+    (diagonal: transposed to (D, K), so that the tile's innermost loop runs over
+    components) and a scratch buffer in X's dtype (full: the centred tile,
+    (TILE_ROWS, D); diagonal: the tile's sums, (TILE_ROWS, K))."""
+    n_components, n_features = means.shape
     if factors.ndim == 3:
-        gaussian_full.tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp)
+        return means, factors, np.empty((TILE_ROWS, n_features), dtype=X.dtype)
+    scratch = np.empty((TILE_ROWS, n_components), dtype=X.dtype)
+    return np.ascontiguousarray(means.T), np.ascontiguousarray(factors.T), scratch
+
+
+@kernel()
+def _tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp):
+    """logp[:stop - start] of rows start:stop, from ``_tile_operands``' arrays."""
+    if tile_factors.ndim == 3:
+        gaussian_full.tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp)
     else:
-        gaussian_diag.tile_log_prob(X, start, stop, means, factors, log_norm, xc, logp)
+        gaussian_diag.tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp)
 
 
 @kernel()
@@ -48,7 +62,7 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
     else:
         acc = sxx
         work = np.empty((2, 1, n_features), dtype=X.dtype)
-    xc = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
+    tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
     logp = np.empty((TILE_ROWS, n_components))
     # A tile's moments are formed in X's dtype (float32 data: twice the lanes) and added
     # to the float64 accumulators once per tile and component.
@@ -60,7 +74,7 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
     for tile_start in range(start, stop, TILE_ROWS):
         tile_stop = min(tile_start + TILE_ROWS, stop)
         n_rows = tile_stop - tile_start
-        _tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
+        _tile_log_prob(X, tile_start, tile_stop, tile_means, tile_factors, log_norm, scratch, logp)
         n_shared = 0  # rows of the tile whose weight is shared by several components
         for i in range(n_rows):
             w = sample_weight[tile_start + i] if weighted else 1.0
@@ -177,17 +191,17 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
     out_label : (N,) int64 most probable component, or (0,).
     """
     n_rows = X.shape[0]
-    n_components, n_features = means.shape
+    n_components = means.shape[0]
     want_resp = out_resp.shape[0] > 0
     want_log_prob = out_log_prob.shape[0] > 0
     want_label = out_label.shape[0] > 0
     for c in prange(n_chunks_of(n_rows)):
         start, stop = chunk_bounds(c, n_rows)
-        xc = np.empty((TILE_ROWS, n_features), dtype=X.dtype)
+        tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
         logp = np.empty((TILE_ROWS, n_components))
         for tile_start in range(start, stop, TILE_ROWS):
             tile_stop = min(tile_start + TILE_ROWS, stop)
-            _tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
+            _tile_log_prob(X, tile_start, tile_stop, tile_means, tile_factors, log_norm, scratch, logp)
             for i in range(tile_stop - tile_start):
                 row = tile_start + i
                 if want_label:
