@@ -18,7 +18,6 @@ suite in ``asv_benchmarks/`` imports them.  scikit-learn is optional: without it
 scikit-learn columns are left out and said so.
 """
 
-import argparse
 import gc
 import importlib.metadata
 import importlib.util
@@ -34,6 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._kernels._jit import limit_threads
 
 DTYPES = ("float64", "float32")
 
@@ -398,11 +399,7 @@ def _threads(n_threads):
     if n_threads is None:
         yield
         return
-    import numba
-
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
+    with limit_threads(n_threads):
         if importlib.util.find_spec("threadpoolctl") is None:
             yield
         else:
@@ -410,8 +407,6 @@ def _threads(n_threads):
 
             with threadpool_limits(n_threads):
                 yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def measure(number, library, dtype, n_samples, n_threads=None, repeats=3):
@@ -654,14 +649,3 @@ def command(args):
         isolate=not args.in_process,
     )
     return 1 if any(record["errors"] for record in records) else 0
-
-
-def main(argv=None):
-    """``python -m fastem.bench`` (the same as ``python -m fastem bench``)."""
-    parser = argparse.ArgumentParser(prog="python -m fastem bench", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

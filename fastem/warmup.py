@@ -9,7 +9,6 @@ load the code instead of compiling it.  With a warm cache it only loads, which t
 a few seconds.
 """
 
-import argparse
 import importlib.util
 import os
 import sys
@@ -252,14 +251,3 @@ def command(args):
     if args.budget is not None and args.budget < 0:
         raise SystemExit("fastem warmup: --budget must be at least 0.")
     return run(budget=args.budget)
-
-
-def main(argv=None):
-    """``python -m fastem.warmup`` (the same as ``python -m fastem warmup``)."""
-    parser = argparse.ArgumentParser(prog="python -m fastem warmup", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

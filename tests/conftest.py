@@ -4,8 +4,6 @@ Tests import the helpers directly (``from conftest import make_problem, n_thread
 pytest puts this directory on ``sys.path`` (there is no ``tests/__init__.py``).
 """
 
-from contextlib import contextmanager
-
 import numpy as np
 import reference
 
@@ -60,11 +58,8 @@ def make_sample_weight(seed, n_samples):
     return sample_weight
 
 
-@contextmanager
-def n_threads(k):
-    """Run the enclosed kernels on ``k`` Numba threads (restored afterwards)."""
-    with limit_threads(k):
-        yield
+# Run the enclosed kernels on k Numba threads (restored afterwards).
+n_threads = limit_threads
 
 
 def relative_error(actual, desired):

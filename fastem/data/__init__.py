@@ -33,12 +33,23 @@ def make_source(X, sample_weight, check, n_features=None, n_threads=None, verbos
     ``ChunkedSource``).
     """
     if is_dask_array(X):
-        return DaskSource(X, sample_weight, check, n_features, n_threads)
+        _check_layout(X, check, n_features)
+        return DaskSource(X, sample_weight, check, n_threads)
     if isinstance(X, np.memmap):
-        if X.ndim != 2 or X.shape[0] < 2:
-            check(X, n_features=n_features, min_samples=2)  # the standard message
-        check(X[:0], n_features=n_features, min_samples=0)  # dtype and width, reading nothing
+        _check_layout(X, check, n_features)
         weights = check_sample_weight(sample_weight, X.shape[0])
         return ChunkedSource(memmap_chunks(X, weights), check, X.shape[1], n_threads, verbose)
     X = check(X, n_features=n_features, min_samples=2)
     return ArraySource(X, check_sample_weight(sample_weight, X.shape[0]), n_threads)
+
+
+def _check_layout(X, check, n_features):
+    """Rank, dtype and width of data that is read later, chunk by chunk, without reading
+    it now: the estimator's check sees an empty array of X's width and dtype (the values
+    are checked per chunk)."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be a 2-D array of shape (n_samples, n_features); got a {X.ndim}-D array "
+            f"of shape {X.shape}."
+        )
+    check(np.empty((0, X.shape[1]), dtype=X.dtype), n_features=n_features, min_samples=0)

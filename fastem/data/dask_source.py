@@ -57,20 +57,14 @@ class DaskSource:
     X : dask.array.Array of shape (n_samples, n_features)
     sample_weight : array-like, dask.array.Array or None
     check : callable, as for ``ChunkedSource`` (it must pickle for a distributed cluster)
-    n_features : int or None
-        The width required (None: X's).
     n_threads : int or None
         Threads for the kernels in each worker process.
     """
 
-    def __init__(self, X, sample_weight, check, n_features=None, n_threads=None):
-        if X.ndim != 2:
-            raise ValueError(f"X must be a 2-D dask array of shape (n_samples, n_features); got {X.ndim}-D.")
+    def __init__(self, X, sample_weight, check, n_threads=None):
         sizes = X.chunks[0]
         if any(np.isnan(size) for size in sizes):
             raise ValueError("X has blocks of unknown size; call X.compute_chunk_sizes() first.")
-        if n_features is not None and X.shape[1] != n_features:
-            check(np.empty((0, X.shape[1])), n_features=n_features, min_samples=0)  # the standard message
         self.n_samples, self.n_features = X.shape
         self.n_threads = n_threads
         self.chunks_read = 0
