@@ -163,8 +163,9 @@ class MonteCarloEM:
     With ``mc_samples="auto"`` the draws start at 1 and double each time the
     log-likelihood fails to rise by ``tol``, up to ``MC_MAX_DRAWS``; only then may a
     small change end the run.  Draws are seeded per chunk of rows from
-    ``(seed, iteration, chunk)``: the same seed gives the same fit for any number of
-    threads.
+    ``(seed, iteration, the chunk's first row)``: the same seed gives the same fit for
+    any number of threads, and for data passed in blocks whose edges fall on the
+    kernels' chunks (memory-mapped files are).
 
     Objective: the exact log-likelihood of the parameters entering each iteration
     (computed before the draws).  It is not monotone; the run returns the iterate with
