@@ -12,10 +12,10 @@ from fastem.families.gaussian import GaussianParams
 
 
 def make_problem(seed, n_samples, n_features, n_components, covariance_type,
-                 dtype=np.float64, offset=0.0):
+                 dtype=np.float64, offset=0.0, mean_spread=2.0):
     """Data drawn from a random Gaussian mixture, and that mixture's parameters.
 
-    Weights in [0.5, 1.5] (normalised), means ~ N(offset, 2^2), covariances with
+    Weights in [0.5, 1.5] (normalised), means ~ N(offset, mean_spread^2), covariances with
     eigenvalues >= 0.5 (full: ``A A^T / D + I / 2``; diag: variances in [0.3, 2]), so the
     components overlap and responsibilities are not all 0 or 1.  The same ``seed`` with
     a different ``offset`` gives the same problem translated by ``offset`` (X computed in
@@ -29,7 +29,7 @@ def make_problem(seed, n_samples, n_features, n_components, covariance_type,
     rng = np.random.default_rng(seed)
     weights = rng.uniform(0.5, 1.5, n_components)
     weights /= weights.sum()
-    means = rng.normal(scale=2.0, size=(n_components, n_features))
+    means = rng.normal(scale=mean_spread, size=(n_components, n_features))
     if covariance_type == "full":
         a = rng.normal(size=(n_components, n_features, n_features))
         covariances = a @ a.transpose(0, 2, 1) / n_features + 0.5 * np.eye(n_features)

@@ -26,7 +26,11 @@ from fastem.families.gaussian import GaussianFamily, GaussianParams
 import reference
 from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads
 
-COVARIANCE_TYPES = ["full", "diag"]
+from fastem._kernels.gaussian_narrow import NARROW_FEATURES
+
+# "full" runs the rows-innermost kernel (few features), "full-wide" the wide one.
+COVARIANCE_TYPES = ["full", "full-wide", "diag"]
+WIDE_FEATURES = NARROW_FEATURES + 3
 DTYPES = [np.float32, np.float64]
 REG_COVAR = 1e-6
 
@@ -164,8 +168,17 @@ def reference_fingerprint(labels, n_components, sample_weight=None):
     return sum(hashes) & MASK64
 
 
-def problem(covariance_type, dtype, n_samples=N_SAMPLES, seed=DATA_SEED):
-    X, params = make_problem(seed, n_samples, N_FEATURES, N_COMPONENTS, covariance_type, dtype)
+def covariance_of(kernel_name):
+    return kernel_name.removesuffix("-wide")
+
+
+def problem(kernel_name, dtype, n_samples=N_SAMPLES, seed=DATA_SEED):
+    n_features = WIDE_FEATURES if kernel_name.endswith("-wide") else N_FEATURES
+    covariance_type = covariance_of(kernel_name)
+    # Means spread as far apart as with N_FEATURES, so that posteriors still overlap.
+    spread = 2.0 * math.sqrt(N_FEATURES / n_features)
+    X, params = make_problem(seed, n_samples, n_features, N_COMPONENTS, covariance_type, dtype,
+                             mean_spread=spread)
     return X, params, GaussianFamily(covariance_type, REG_COVAR)
 
 
@@ -288,7 +301,7 @@ def test_sampled_estep_matches_python_draws(covariance_type, dtype, weighted, n_
 
     w = np.ones(N_SAMPLES) if sample_weight is None else sample_weight
     expected_nk, expected_sx, expected_sxx = reference.moments(
-        X, counts * (1.0 / n_draws), w, stats.shift, covariance_type
+        X, counts * (1.0 / n_draws), w, stats.shift, covariance_of(covariance_type)
     )
     if weighted:
         # One changed label moves nk by >= 0.1 / 600 (zero-weight rows aside) out of
@@ -409,7 +422,9 @@ def test_hard_fingerprint_matches_reference(covariance_type, dtype):
                      + py_mix64(row * N_COMPONENTS + new)) & MASK64
 
     # Moving a mean changes several labels; the fingerprint follows the new assignment.
-    shifted = GaussianParams(params.weights, params.means + [[0.5, 0.0], [0, 0], [0, 0]],
+    step = np.zeros_like(params.means)
+    step[0, 0] = 0.5
+    shifted = GaussianParams(params.weights, params.means + step,
                              params.covariances, params.precisions_cholesky)
     shifted_labels = reference.posterior(X, shifted.weights, shifted.means,
                                          shifted.precisions_cholesky)[2]

@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, TILE_ROWS
+from fastem._kernels.gaussian_narrow import NARROW_FEATURES
 from fastem._kernels.seeding import squared_distances
 from fastem.exceptions import ComponentError
 from fastem.families.gaussian import GaussianFamily, GaussianParams
@@ -43,6 +44,8 @@ SHAPES = [
     pytest.param(TILE_ROWS + 1, 5, 1, id="K1-tile+1"),
     pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 999 rows
     pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2149 rows
+    # Full covariances past NARROW_FEATURES take the wide kernel (odd D: its padding).
+    pytest.param(CHUNK_ROWS + 300, NARROW_FEATURES + 3, 3, id="wide"),
 ]
 
 

@@ -18,7 +18,7 @@ log_norm : (K,) float64, ``log weight_k + log det L_k - D/2 log(2 pi)``.
 import numpy as np
 from numba import prange
 
-from . import gaussian_diag, gaussian_full
+from . import gaussian_diag, gaussian_full, gaussian_narrow
 from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
 from .weights import best_component, hard_row, normalise_row, sole_component, stream_start, weigh_row
 
@@ -28,9 +28,12 @@ def _tile_operands(X, means, factors):
     """What the log-density tiles of a chunk read, made once per chunk: the components
     (diagonal: transposed to (D, K), so that the tile's innermost loop runs over
     components) and a scratch buffer in X's dtype (full: the centred tile,
-    (TILE_ROWS, D); diagonal: the tile's sums, (TILE_ROWS, K))."""
+    (TILE_ROWS, D), or with few features the transposed tile, its centred copy and two
+    work rows, (2 D + 2, TILE_ROWS); diagonal: the tile's sums, (TILE_ROWS, K))."""
     n_components, n_features = means.shape
     if factors.ndim == 3:
+        if n_features <= gaussian_narrow.NARROW_FEATURES:
+            return means, factors, np.empty((2 * n_features + 2, TILE_ROWS), dtype=X.dtype)
         return means, factors, np.empty((TILE_ROWS, n_features), dtype=X.dtype)
     scratch = np.empty((TILE_ROWS, n_components), dtype=X.dtype)
     return np.ascontiguousarray(means.T), np.ascontiguousarray(factors.T), scratch
@@ -39,7 +42,13 @@ def _tile_operands(X, means, factors):
 @kernel()
 def _tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp):
     """logp[:stop - start] of rows start:stop, from ``_tile_operands``' arrays."""
-    if tile_factors.ndim == 3:
+    n_features = X.shape[1]
+    if tile_factors.ndim == 3 and n_features <= gaussian_narrow.NARROW_FEATURES:
+        xt = scratch[:n_features]
+        gaussian_narrow.transpose_tile(X, start, stop, xt)
+        xc = scratch[n_features:2 * n_features]
+        gaussian_narrow.log_prob_t(xt, tile_means, tile_factors, log_norm, xc, scratch[2 * n_features:], logp.T)
+    elif tile_factors.ndim == 3:
         gaussian_full.tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp)
     else:
         gaussian_diag.tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp)
@@ -51,6 +60,10 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
     (log-likelihood, total sample weight, assignment fingerprint)."""
     n_components, n_features = means.shape
     full = factors.ndim == 3
+    if full and n_features <= gaussian_narrow.NARROW_FEATURES:
+        return gaussian_narrow.chunk_stats(
+            X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx
+        )
     weighted = sample_weight.shape[0] > 0
     nk[:] = 0.0
     sx[:] = 0.0

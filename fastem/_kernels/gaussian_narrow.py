@@ -1,0 +1,211 @@
+"""The full-covariance Gaussian kernel for few features: rows innermost.
+
+With D features a full-covariance component costs D (D + 1) / 2 multiply-adds per row
+for its log-density and as many for its moments.  At D = 4 that is 10: loops over
+features are too short to vectorise, and the per-row work around them (a row's
+log-sum-exp over components, its weights) dominates.  This kernel turns the tile
+around: a tile of NARROW_TILE_ROWS rows is transposed once to (D, rows), and every loop -- centring,
+``L @ (x - mean)``, the log-sum-exp over components, the weights and the moments --
+runs over the tile's rows, so each vectorises across rows.  (Their count is read from
+an array's shape, not a constant: with a constant trip count LLVM unrolls
+these loops completely and leaves them scalar, which measured 1.7x slower.)
+
+Per tile it holds the log-densities as ``logp_t[k, i]`` (components by rows).  The
+arithmetic of densities and tile moments is in X's dtype, log-densities and weights in
+float64, and a tile's sums enter the float64 accumulators once per tile, as in the
+wide kernel.  Soft weights are formed for the whole tile at once (sampled weights are
+drawn from them row by row); hard weights reuse the per-row code of ``weights``.
+"""
+
+import numpy as np
+
+from ._jit import MODE_HARD, MODE_SAMPLE, MODE_SOFT, kernel
+from .weights import EXP_CUTOFF, draw_row, exp_nonpositive, hard_row
+
+# Rows of this kernel's tiles.  Its loops over a tile's rows are short vector loops, each
+# with a fixed cost (runtime alias checks, the horizontal sum of a reduction): 256 rows
+# rather than 32 took the moments of 1M x 4, K = 8 from 51 to 15 ms (one thread).
+NARROW_TILE_ROWS = 256
+
+# Up to this many features the rows-innermost kernel is used for full covariances
+# (measured: 1M x D, K = 8, one thread, against the wide kernel; see gaussian.py).
+NARROW_FEATURES = 32
+
+
+@kernel()
+def transpose_tile(X, start, stop, xt):
+    """xt[d, i] = X[start + i, d]; rows past ``stop`` are zero."""
+    n_rows = stop - start
+    for i in range(xt.shape[1]):
+        if i < n_rows:
+            for d in range(X.shape[1]):
+                xt[d, i] = X[start + i, d]
+        else:
+            for d in range(X.shape[1]):
+                xt[d, i] = 0.0
+
+
+@kernel()
+def centre(xt, mean, xc):
+    """xc[d, i] = xt[d, i] - mean[d]."""
+    n_features, n_rows = xt.shape
+    for d in range(n_features):
+        m = mean[d]
+        for i in range(n_rows):
+            xc[d, i] = xt[d, i] - m
+
+
+@kernel()
+def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
+    """logp_t[k, i] = log_norm[k] - |factors[k] @ (xt[:, i] - means[k])|^2 / 2.
+
+    xc : (D, n) in X's dtype, the centred tile.
+    ys : (2, n) in X's dtype, one row of ``L @ xc`` and the running sums of squares.  The first term of each row of ``L @ xc`` sets it and
+    the first square sets the sums, which saves a zeroing pass over the rows per feature.
+    """
+    n_features, n_rows = xt.shape
+    y = ys[0]
+    s = ys[1]
+    for k in range(means.shape[0]):
+        lower = factors[k]
+        centre(xt, means[k], xc)
+        for d in range(n_features):
+            f = lower[d, 0]
+            for i in range(n_rows):
+                y[i] = f * xc[0, i]
+            for j in range(1, d + 1):
+                f = lower[d, j]
+                for i in range(n_rows):
+                    y[i] += f * xc[j, i]
+            if d == 0:
+                for i in range(n_rows):
+                    s[i] = y[i] * y[i]
+            else:
+                for i in range(n_rows):
+                    s[i] += y[i] * y[i]
+        norm = log_norm[k]
+        for i in range(n_rows):
+            logp_t[k, i] = norm - 0.5 * s[i]
+
+
+@kernel()
+def soft_weights_t(logp_t, w, weigh, top, total, resp_t):
+    """Posterior weights for every row of a tile, in ``resp_t`` (K, n), times the row's
+    sample weight ``w`` if ``weigh``; returns sum_i w_i log p(x_i).  Terms more than EXP_CUTOFF below a row's best are 0,
+    as in ``normalise_row``; a row with no finite log-density gets weight 0."""
+    n_components, n_rows = logp_t.shape
+    top[:] = logp_t[0]
+    for k in range(1, n_components):
+        for i in range(n_rows):
+            top[i] = max(top[i], logp_t[k, i])
+    total[:] = 0.0
+    for k in range(n_components):
+        for i in range(n_rows):
+            gap = logp_t[k, i] - top[i]
+            e = exp_nonpositive(gap) if gap > -EXP_CUTOFF else 0.0
+            resp_t[k, i] = e
+            total[i] += e
+    loglik = 0.0
+    for i in range(n_rows):
+        if w[i] != 0.0:
+            loglik += w[i] * (top[i] + np.log(total[i]))
+        scale = w[i] if weigh else 1.0
+        total[i] = scale / total[i] if total[i] > 0.0 else 0.0  # now the row's scale
+    for k in range(n_components):
+        for i in range(n_rows):
+            resp_t[k, i] *= total[i]
+    return loglik
+
+
+@kernel()
+def tile_moments_t(xt, mean, resp, xc, wx, sx, acc):
+    """Add one component's moments of a tile about ``mean`` (rows innermost).
+
+    resp : (n,) weights in X's dtype, zero past the tile's rows.
+    xc, wx : (D, n) work arrays in X's dtype.
+    sx : (D,) float64, gets sum_i resp_i (x_i - mean).
+    acc : (D, D) float64, its upper triangle gets sum_i resp_i (x_i - mean)(x_i - mean)^T.
+    The sums over the tile are formed in X's dtype.
+    """
+    n_features, n_rows = xt.shape
+    zero = xc.dtype.type(0.0)
+    centre(xt, mean, xc)
+    for d in range(n_features):
+        s = zero
+        for i in range(n_rows):
+            v = resp[i] * xc[d, i]
+            wx[d, i] = v
+            s += v
+        sx[d] += s
+    for j in range(n_features):
+        for d in range(j, n_features):
+            s = zero
+            for i in range(n_rows):
+                s += wx[j, i] * xc[d, i]
+            acc[j, d] += s
+
+
+@kernel()
+def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
+    """``gaussian._chunk_stats`` for full covariances with few features: the statistics
+    of rows ``start:stop`` in ``nk, sx, sxx`` (upper triangles); returns (log-likelihood,
+    total sample weight, assignment fingerprint)."""
+    n_components, n_features = means.shape
+    weighted = sample_weight.shape[0] > 0
+    dtype = X.dtype
+    sx[:] = 0.0
+    sxx[:] = 0.0
+    n_rows = NARROW_TILE_ROWS
+    xt = np.empty((n_features, n_rows), dtype=dtype)
+    xc = np.empty((n_features, n_rows), dtype=dtype)
+    wx = np.empty((n_features, n_rows), dtype=dtype)
+    y = np.empty((2, n_rows), dtype=dtype)
+    logp_t = np.empty((n_components, n_rows))
+    weights_t = np.empty((n_components, n_rows))
+    resp = np.empty(n_rows, dtype=dtype)
+    w = np.empty(n_rows)
+    top = np.empty(n_rows)
+    total = np.empty(n_rows)
+    row = np.empty(n_components)
+    loglik = 0.0
+    weight = 0.0
+    fingerprint = np.uint64(0)
+    nk[:] = 0.0
+    for tile_start in range(start, stop, n_rows):
+        tile_stop = min(tile_start + n_rows, stop)
+        n_used = tile_stop - tile_start
+        for i in range(n_rows):
+            w[i] = 0.0 if i >= n_used else (sample_weight[tile_start + i] if weighted else 1.0)
+            weight += w[i]
+        transpose_tile(X, tile_start, tile_stop, xt)
+        log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
+        if mode == MODE_HARD:
+            weights_t[:] = 0.0
+            for i in range(n_used):
+                row[:] = logp_t[:, i]
+                label, term, row_hash = hard_row(row, w[i], first_row + tile_start + i)
+                loglik += w[i] * term
+                fingerprint += row_hash
+                if label >= 0:
+                    weights_t[label, i] = w[i]
+        else:
+            # Sampled weights are drawn from the soft ones, so both modes report the
+            # same log-likelihood, bit for bit.
+            loglik += soft_weights_t(logp_t, w, mode == MODE_SOFT, top, total, weights_t)
+            if mode == MODE_SAMPLE:
+                for i in range(n_used):
+                    row[:] = weights_t[:, i]
+                    draw_row(row, n_draws, state)
+                    for k in range(n_components):
+                        weights_t[k, i] = w[i] * row[k]
+                weights_t[:, n_used:] = 0.0  # padding rows drew nothing
+        for k in range(n_components):
+            total_k = 0.0
+            for i in range(n_rows):
+                resp[i] = weights_t[k, i]
+                total_k += weights_t[k, i]
+            if total_k == 0.0:
+                continue  # nothing to add for this component
+            nk[k] += total_k
+            tile_moments_t(xt, means[k], resp, xc, wx, sx[k], sxx[k])
+    return loglik, weight, fingerprint
