@@ -13,6 +13,9 @@ import numba
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 # For code whose accuracy rests on the order of its operations (exp's range reduction).
 FASTMATH_ORDERED = {"nsz", "contract"}
+# For code that only ever sees numbers or infinities (log-densities): ``nnan`` lets LLVM
+# vectorise max reductions, which IEEE NaN ordering otherwise keeps scalar.
+FASTMATH_NO_NAN = FASTMATH | {"nnan"}
 
 # Rows of one chunk: the unit of the fixed partition.  Partial statistics are formed per
 # chunk and summed in chunk order, so results do not depend on the number of threads.
@@ -35,13 +38,17 @@ PARTIAL_BYTES = 64 * 2**20
 MIN_GROUP = 32
 
 
-def kernel(parallel=False, reassociate=True):
+def kernel(parallel=False, reassociate=True, no_nan=False):
     """Return the decorator every fastem kernel is compiled with."""
+    if no_nan:
+        fastmath = FASTMATH_NO_NAN
+    else:
+        fastmath = FASTMATH if reassociate else FASTMATH_ORDERED
     return numba.njit(
         cache=True,
         nogil=True,
         error_model="numpy",
-        fastmath=FASTMATH if reassociate else FASTMATH_ORDERED,
+        fastmath=fastmath,
         parallel=parallel,
     )
 
