@@ -26,6 +26,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from fastem import BernoulliMixture, ConvergenceWarning, NotFittedError
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, MODE_SOFT
+from fastem._kernels.bernoulli import DENSE_MOMENTS
 from fastem._validation import check_binary_data
 from fastem.families.bernoulli import BernoulliFamily, BernoulliParams
 from fastem.stats import BernoulliStats
@@ -197,10 +198,16 @@ def fit_quietly(model, X, **kwargs):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("source", ["dense", "csr"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_estep_matches_reference(mode, weighted, source, dtype):
+@pytest.mark.parametrize("moments", ["dense-moments", "scatter-moments"])
+def test_estep_matches_reference(mode, weighted, source, dtype, moments):
     n_samples = 2 * CHUNK_ROWS + 301  # three chunks, the last one partial
-    X, _, _, _ = bernoulli_problem(1, n_samples, 4, 13)
-    weights, probabilities = random_params(2, 4, 13)  # not the generating parameters
+    if moments == "dense-moments":  # K, D odd: the dense products' padding
+        X, _, _, _ = bernoulli_problem(1, n_samples, 5, 13)
+    else:
+        X, _, _, _ = bernoulli_problem(1, n_samples, 5, 13, low=0.01, high=0.2)
+    # The kernel picks its way of forming sx per chunk from the density of ones.
+    assert (X.mean() >= DENSE_MOMENTS) == (moments == "dense-moments")
+    weights, probabilities = random_params(2, 5, 13)  # not the generating parameters
     Xd = X.astype(dtype)
     rows = check_binary_data(sp.csr_matrix(Xd) if source == "csr" else Xd)
     sample_weight = make_sample_weight(3, n_samples) if weighted else None
@@ -214,7 +221,7 @@ def test_estep_matches_reference(mode, weighted, source, dtype):
     if mode == "hard":  # hard counts are sums of whole weights
         labels = ref_log_prob(X, weights, probabilities).argmax(axis=1)
         w = np.ones(n_samples) if sample_weight is None else sample_weight
-        assert_allclose(stats.nk, np.bincount(labels, weights=w, minlength=4), rtol=1e-14)
+        assert_allclose(stats.nk, np.bincount(labels, weights=w, minlength=5), rtol=1e-14)
 
 
 @pytest.mark.parametrize("n_components, n_features", [(1, 7), (3, 1), (1, 1)])
