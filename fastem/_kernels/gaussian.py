@@ -28,12 +28,9 @@ def _tile_operands(X, means, factors):
     """What the log-density tiles of a chunk read, made once per chunk: the components
     (diagonal: transposed to (D, K), so that the tile's innermost loop runs over
     components) and a scratch buffer in X's dtype (full: the centred tile,
-    (TILE_ROWS, D), or with few features the transposed tile, its centred copy and two
-    work rows, (2 D + 2, TILE_ROWS); diagonal: the tile's sums, (TILE_ROWS, K))."""
+    (TILE_ROWS, D); diagonal: the tile's sums, (TILE_ROWS, K))."""
     n_components, n_features = means.shape
     if factors.ndim == 3:
-        if n_features <= gaussian_narrow.NARROW_FEATURES:
-            return means, factors, np.empty((2 * n_features + 2, TILE_ROWS), dtype=X.dtype)
         return means, factors, np.empty((TILE_ROWS, n_features), dtype=X.dtype)
     scratch = np.empty((TILE_ROWS, n_components), dtype=X.dtype)
     return np.ascontiguousarray(means.T), np.ascontiguousarray(factors.T), scratch
@@ -42,13 +39,7 @@ def _tile_operands(X, means, factors):
 @kernel()
 def _tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp):
     """logp[:stop - start] of rows start:stop, from ``_tile_operands``' arrays."""
-    n_features = X.shape[1]
-    if tile_factors.ndim == 3 and n_features <= gaussian_narrow.NARROW_FEATURES:
-        xt = scratch[:n_features]
-        gaussian_narrow.transpose_tile(X, start, stop, xt)
-        xc = scratch[n_features:2 * n_features]
-        gaussian_narrow.log_prob_t(xt, tile_means, tile_factors, log_norm, xc, scratch[2 * n_features:], logp.T)
-    elif tile_factors.ndim == 3:
+    if tile_factors.ndim == 3:
         gaussian_full.tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp)
     else:
         gaussian_diag.tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp)
@@ -208,8 +199,12 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
     want_resp = out_resp.shape[0] > 0
     want_log_prob = out_log_prob.shape[0] > 0
     want_label = out_label.shape[0] > 0
+    narrow = factors.ndim == 3 and means.shape[1] <= gaussian_narrow.NARROW_FEATURES
     for c in prange(n_chunks_of(n_rows)):
         start, stop = chunk_bounds(c, n_rows)
+        if narrow:
+            gaussian_narrow.posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label)
+            continue
         tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
         logp = np.empty((TILE_ROWS, n_components))
         for tile_start in range(start, stop, TILE_ROWS):

@@ -19,8 +19,8 @@ drawn from them row by row); hard weights reuse the per-row code of ``weights``.
 
 import numpy as np
 
-from ._jit import MODE_HARD, MODE_SAMPLE, MODE_SOFT, kernel
-from .weights import EXP_CUTOFF, draw_row, exp_nonpositive, hard_row
+from ._jit import MODE_HARD, MODE_SAMPLE, kernel
+from .weights import EXP_CUTOFF, best_component, draw_row, exp_gap, hard_row
 
 # Rows of this kernel's tiles.  Its loops over a tile's rows are short vector loops, each
 # with a fixed cost (runtime alias checks, the horizontal sum of a reduction): 256 rows
@@ -89,32 +89,37 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
 
 
 @kernel()
-def soft_weights_t(logp_t, w, weigh, top, total, resp_t):
-    """Posterior weights for every row of a tile, in ``resp_t`` (K, n), times the row's
-    sample weight ``w`` if ``weigh``; returns sum_i w_i log p(x_i).  Terms more than EXP_CUTOFF below a row's best are 0,
-    as in ``normalise_row``; a row with no finite log-density gets weight 0."""
+def soft_weights_t(logp_t, top, total, resp_t, log_prob):
+    """Posterior weights of every row of a tile in ``resp_t`` (K, n), and each row's
+    log p(x) in ``log_prob`` (n,) float64.
+
+    Terms more than EXP_CUTOFF below a row's best are 0, as in ``normalise_row``; a row
+    with no finite log-density gets weights 0 and log p = -inf.  ``top`` and ``total``
+    (n,) are work arrays; all but ``log_prob`` in the log-densities' dtype, whose
+    precision the exps use (float32: twice the lanes).
+    """
     n_components, n_rows = logp_t.shape
+    cutoff = logp_t.dtype.type(-EXP_CUTOFF)
+    zero = logp_t.dtype.type(0.0)
+    one = logp_t.dtype.type(1.0)
     top[:] = logp_t[0]
     for k in range(1, n_components):
         for i in range(n_rows):
-            top[i] = max(top[i], logp_t[k, i])
-    total[:] = 0.0
+            v = logp_t[k, i]
+            top[i] = v if v > top[i] else top[i]
+    total[:] = zero
     for k in range(n_components):
         for i in range(n_rows):
             gap = logp_t[k, i] - top[i]
-            e = exp_nonpositive(gap) if gap > -EXP_CUTOFF else 0.0
+            e = exp_gap(gap) if gap > cutoff else zero
             resp_t[k, i] = e
             total[i] += e
-    loglik = 0.0
     for i in range(n_rows):
-        if w[i] != 0.0:
-            loglik += w[i] * (top[i] + np.log(total[i]))
-        scale = w[i] if weigh else 1.0
-        total[i] = scale / total[i] if total[i] > 0.0 else 0.0  # now the row's scale
+        log_prob[i] = np.float64(top[i]) + np.log(np.float64(total[i]))
+        total[i] = one / total[i] if total[i] > zero else zero  # now the row's scale
     for k in range(n_components):
         for i in range(n_rows):
             resp_t[k, i] *= total[i]
-    return loglik
 
 
 @kernel()
@@ -160,12 +165,12 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     xc = np.empty((n_features, n_rows), dtype=dtype)
     wx = np.empty((n_features, n_rows), dtype=dtype)
     y = np.empty((2, n_rows), dtype=dtype)
-    logp_t = np.empty((n_components, n_rows))
-    weights_t = np.empty((n_components, n_rows))
-    resp = np.empty(n_rows, dtype=dtype)
+    logp_t = np.empty((n_components, n_rows), dtype=dtype)
+    weights_t = np.empty((n_components, n_rows), dtype=dtype)
     w = np.empty(n_rows)
-    top = np.empty(n_rows)
-    total = np.empty(n_rows)
+    top = np.empty(n_rows, dtype=dtype)
+    total = np.empty(n_rows, dtype=dtype)
+    log_prob = np.empty(n_rows)
     row = np.empty(n_components)
     loglik = 0.0
     weight = 0.0
@@ -179,6 +184,8 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
             weight += w[i]
         transpose_tile(X, tile_start, tile_stop, xt)
         log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
+        # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
+        # sample weights, draw frequencies) is summed from their float64 values, exactly.
         if mode == MODE_HARD:
             weights_t[:] = 0.0
             for i in range(n_used):
@@ -188,24 +195,72 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
                 fingerprint += row_hash
                 if label >= 0:
                     weights_t[label, i] = w[i]
+                    nk[label] += w[i]
         else:
             # Sampled weights are drawn from the soft ones, so both modes report the
             # same log-likelihood, bit for bit.
-            loglik += soft_weights_t(logp_t, w, mode == MODE_SOFT, top, total, weights_t)
+            soft_weights_t(logp_t, top, total, weights_t, log_prob)
+            for i in range(n_used):
+                if w[i] != 0.0:
+                    loglik += w[i] * log_prob[i]
             if mode == MODE_SAMPLE:
                 for i in range(n_used):
                     row[:] = weights_t[:, i]
                     draw_row(row, n_draws, state)
                     for k in range(n_components):
                         weights_t[k, i] = w[i] * row[k]
+                        nk[k] += w[i] * row[k]
                 weights_t[:, n_used:] = 0.0  # padding rows drew nothing
+            else:
+                for k in range(n_components):
+                    for i in range(n_rows):
+                        weights_t[k, i] *= w[i]  # padding rows have w = 0
         for k in range(n_components):
             total_k = 0.0
             for i in range(n_rows):
-                resp[i] = weights_t[k, i]
                 total_k += weights_t[k, i]
             if total_k == 0.0:
                 continue  # nothing to add for this component
-            nk[k] += total_k
-            tile_moments_t(xt, means[k], resp, xc, wx, sx[k], sxx[k])
+            if mode != MODE_HARD and mode != MODE_SAMPLE:
+                nk[k] += total_k
+            tile_moments_t(xt, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
     return loglik, weight, fingerprint
+
+
+@kernel()
+def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label):
+    """``gaussian.posterior_gaussian`` for rows ``start:stop``, through the same
+    log-densities and soft weights as ``chunk_stats`` (so a sampled E-step draws from
+    exactly the posterior reported here)."""
+    n_components, n_features = means.shape
+    dtype = X.dtype
+    n_rows = NARROW_TILE_ROWS
+    want_resp = out_resp.shape[0] > 0
+    want_log_prob = out_log_prob.shape[0] > 0
+    want_label = out_label.shape[0] > 0
+    xt = np.empty((n_features, n_rows), dtype=dtype)
+    xc = np.empty((n_features, n_rows), dtype=dtype)
+    y = np.empty((2, n_rows), dtype=dtype)
+    logp_t = np.empty((n_components, n_rows), dtype=dtype)
+    weights_t = np.empty((n_components, n_rows), dtype=dtype)
+    top = np.empty(n_rows, dtype=dtype)
+    total = np.empty(n_rows, dtype=dtype)
+    log_prob = np.empty(n_rows)
+    row = np.empty(n_components)
+    for tile_start in range(start, stop, n_rows):
+        tile_stop = min(tile_start + n_rows, stop)
+        transpose_tile(X, tile_start, tile_stop, xt)
+        log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
+        if want_label:
+            for i in range(tile_stop - tile_start):
+                row[:] = logp_t[:, i]
+                out_label[tile_start + i] = best_component(row)
+        if not (want_resp or want_log_prob):
+            continue
+        soft_weights_t(logp_t, top, total, weights_t, log_prob)
+        for i in range(tile_stop - tile_start):
+            if want_log_prob:
+                out_log_prob[tile_start + i] = log_prob[i]
+            if want_resp:
+                for k in range(n_components):
+                    out_resp[tile_start + i, k] = weights_t[k, i]
