@@ -84,6 +84,17 @@ def add_partials(count, part_totals, part_prints, part_nk, part_sx, part_sxx, ou
         out_sxx += part_sxx[c]
 
 
+@kernel(reassociate=False)
+def add_in_order(total, values, count):
+    """total + values[0] + ... + values[count - 1], added left to right.  Compiled
+    without reassociation, so no vectoriser reorders it: running sums that must equal
+    those of a row-by-row kernel bit for bit (a pass's weight and log-likelihood) are
+    formed with it."""
+    for i in range(count):
+        total += values[i]
+    return total
+
+
 @contextmanager
 def limit_threads(n_threads):
     """Run the enclosed kernels on ``n_threads`` threads (``None``: Numba's default)."""

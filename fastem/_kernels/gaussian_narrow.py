@@ -19,7 +19,7 @@ drawn from them row by row); hard weights reuse the per-row code of ``weights``.
 
 import numpy as np
 
-from ._jit import MODE_HARD, MODE_SAMPLE, kernel
+from ._jit import MODE_HARD, MODE_SAMPLE, add_in_order, kernel
 from .weights import EXP_CUTOFF, best_component, draw_row, exp_gap, hard_row
 
 # Rows of this kernel's tiles.  Its loops over a tile's rows are short vector loops, each
@@ -181,7 +181,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
         n_used = tile_stop - tile_start
         for i in range(n_rows):
             w[i] = 0.0 if i >= n_used else (sample_weight[tile_start + i] if weighted else 1.0)
-            weight += w[i]
+        weight = add_in_order(weight, w, n_used)
         transpose_tile(X, tile_start, tile_stop, xt)
         log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
         # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
@@ -201,8 +201,8 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
             # same log-likelihood, bit for bit.
             soft_weights_t(logp_t, top, total, weights_t, log_prob)
             for i in range(n_used):
-                if w[i] != 0.0:
-                    loglik += w[i] * log_prob[i]
+                log_prob[i] = w[i] * log_prob[i] if w[i] != 0.0 else 0.0
+            loglik = add_in_order(loglik, log_prob, n_used)
             if mode == MODE_SAMPLE:
                 for i in range(n_used):
                     row[:] = weights_t[:, i]
