@@ -20,7 +20,7 @@ drawn from them row by row); hard weights reuse the per-row code of ``weights``.
 import numpy as np
 
 from ._jit import MODE_HARD, MODE_SAMPLE, add_in_order, kernel
-from .weights import EXP_CUTOFF, best_component, draw_row, exp_gap, hard_row
+from .weights import best_component, draw_row, hard_row, soft_weights_tile
 
 # Rows of this kernel's tiles.  Its loops over a tile's rows are short vector loops, each
 # with a fixed cost (runtime alias checks, the horizontal sum of a reduction): 256 rows
@@ -86,40 +86,6 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
         norm = log_norm[k]
         for i in range(n_rows):
             logp_t[k, i] = norm - 0.5 * s[i]
-
-
-@kernel()
-def soft_weights_t(logp_t, top, total, resp_t, log_prob):
-    """Posterior weights of every row of a tile in ``resp_t`` (K, n), and each row's
-    log p(x) in ``log_prob`` (n,) float64.
-
-    Terms more than EXP_CUTOFF below a row's best are 0, as in ``normalise_row``; a row
-    with no finite log-density gets weights 0 and log p = -inf.  ``top`` and ``total``
-    (n,) are work arrays; all but ``log_prob`` in the log-densities' dtype, whose
-    precision the exps use (float32: twice the lanes).
-    """
-    n_components, n_rows = logp_t.shape
-    cutoff = logp_t.dtype.type(-EXP_CUTOFF)
-    zero = logp_t.dtype.type(0.0)
-    one = logp_t.dtype.type(1.0)
-    top[:] = logp_t[0]
-    for k in range(1, n_components):
-        for i in range(n_rows):
-            v = logp_t[k, i]
-            top[i] = v if v > top[i] else top[i]
-    total[:] = zero
-    for k in range(n_components):
-        for i in range(n_rows):
-            gap = logp_t[k, i] - top[i]
-            e = exp_gap(gap) if gap > cutoff else zero
-            resp_t[k, i] = e
-            total[i] += e
-    for i in range(n_rows):
-        log_prob[i] = np.float64(top[i]) + np.log(np.float64(total[i]))
-        total[i] = one / total[i] if total[i] > zero else zero  # now the row's scale
-    for k in range(n_components):
-        for i in range(n_rows):
-            resp_t[k, i] *= total[i]
 
 
 @kernel()
@@ -199,7 +165,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
         else:
             # Sampled weights are drawn from the soft ones, so both modes report the
             # same log-likelihood, bit for bit.
-            soft_weights_t(logp_t, top, total, weights_t, log_prob)
+            soft_weights_tile(logp_t, top, total, weights_t, log_prob)
             for i in range(n_used):
                 log_prob[i] = w[i] * log_prob[i] if w[i] != 0.0 else 0.0
             loglik = add_in_order(loglik, log_prob, n_used)
@@ -257,7 +223,7 @@ def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_
                 out_label[tile_start + i] = best_component(row)
         if not (want_resp or want_log_prob):
             continue
-        soft_weights_t(logp_t, top, total, weights_t, log_prob)
+        soft_weights_tile(logp_t, top, total, weights_t, log_prob)
         for i in range(tile_stop - tile_start):
             if want_log_prob:
                 out_log_prob[tile_start + i] = log_prob[i]

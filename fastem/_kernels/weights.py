@@ -167,6 +167,42 @@ def normalise_row(logp, mode):
     return top + np.log(total)
 
 
+@kernel()
+def soft_weights_tile(logp_t, top, total, resp_t, log_prob):
+    """Soft weights of a whole tile at once, from log-densities held components by rows:
+    posteriors in ``resp_t`` (K, n), each row's log p(x) in ``log_prob`` (n,) float64.
+    Every loop runs over the tile's rows, so each vectorises (``normalise_row`` does one
+    row at a time, along components).
+
+    Terms more than EXP_CUTOFF below a row's best are 0, as in ``normalise_row``; a row
+    with no finite log-density gets weights 0 and log p = -inf.  ``top`` and ``total``
+    (n,) are work arrays; all but ``log_prob`` in the log-densities' dtype, whose
+    precision the exps use (float32: twice the lanes).
+    """
+    n_components, n_rows = logp_t.shape
+    cutoff = logp_t.dtype.type(-EXP_CUTOFF)
+    zero = logp_t.dtype.type(0.0)
+    one = logp_t.dtype.type(1.0)
+    top[:] = logp_t[0]
+    for k in range(1, n_components):
+        for i in range(n_rows):
+            v = logp_t[k, i]
+            top[i] = v if v > top[i] else top[i]
+    total[:] = zero
+    for k in range(n_components):
+        for i in range(n_rows):
+            gap = logp_t[k, i] - top[i]
+            e = exp_gap(gap) if gap > cutoff else zero
+            resp_t[k, i] = e
+            total[i] += e
+    for i in range(n_rows):
+        log_prob[i] = np.float64(top[i]) + np.log(np.float64(total[i]))
+        total[i] = one / total[i] if total[i] > zero else zero  # now the row's scale
+    for k in range(n_components):
+        for i in range(n_rows):
+            resp_t[k, i] *= total[i]
+
+
 # splitmix64 (Steele, Lea & Flood 2014): a Weyl sequence passed through a 64-bit mixer.
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
