@@ -115,6 +115,53 @@ def test_estep_matches_reference(covariance_type, dtype, weighted, mode,
         assert_array_equal(stats.nk, expected.nk)
 
 
+# Unit diagonal precisions under hard weights (k-means) take gaussian_nearest's path:
+# expanded distances about the mean of the centres, 128-row tiles.
+@pytest.mark.parametrize("n_samples, n_features, n_components", [
+    pytest.param(1, 1, 1, id="N1-D1-K1"),
+    pytest.param(300, 5, 3, id="tile+part"),  # D and K off the 4- and 2-blocks
+    pytest.param(2 * CHUNK_ROWS + 77, 8, 8, id="three-chunks"),
+])
+@pytest.mark.parametrize("offset", [0.0, 1e4], ids=["at-0", "offset-1e4"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_unit_precision_hard_estep_matches_reference(dtype, weighted, offset, n_samples, n_features,
+                                                     n_components):
+    seed = seed_of(n_samples, n_features, n_components)
+    X, problem_params = make_problem(seed, n_samples, n_features, n_components, "diag", dtype,
+                                     offset=offset)
+    family = GaussianFamily("diag", REG_COVAR)
+    params = family.identity_params(problem_params.means)
+    weights = np.linspace(1.0, 2.0, n_components)  # unequal mixing weights move the argmax
+    params = GaussianParams(weights / weights.sum(), params.means, params.covariances,
+                            params.precisions_cholesky)
+    sample_weight = make_sample_weight(seed, n_samples) if weighted else None
+
+    stats = family.estep(X, sample_weight, params, MODE_HARD)
+
+    # The kernel runs with the means rounded to X's dtype; so does the reference here.
+    rounded = GaussianParams(params.weights, stats.shift, params.covariances, params.precisions_cholesky)
+    expected = reference_estep(X, sample_weight, rounded, "hard", shift=stats.shift)
+    _, _, labels = reference.posterior(X, params.weights, stats.shift, params.precisions_cholesky)
+    # Assignments equal the reference's exactly (smallest gap between a row's two best
+    # scores here: far above the rounding of the expanded form).
+    w = np.ones(n_samples) if sample_weight is None else sample_weight
+    assert_allclose(stats.nk, np.bincount(labels, weights=w, minlength=n_components), rtol=1e-14)
+    # Moments are formed about each mean, exactly as in the other kernels.
+    rtol = RTOL[dtype]
+    for name in ("sx", "sxx"):
+        assert_relative_close(getattr(stats, name), getattr(expected, name), rtol, name)
+    # The classification log-likelihood comes from the expanded distances about the mean
+    # of the centres, so an offset costs nothing (measured: 5.7e-8 relative in float32,
+    # at most 1.6e-8 without offset).
+    assert stats.loglik == pytest.approx(expected.loglik, rel=rtol)
+    # Precisions just off 1 (representable in float32) take the ordinary diagonal kernel.
+    near_unit = 1.0 - 2.0**-20
+    ordinary = GaussianParams(params.weights, params.means, params.covariances / near_unit**2,
+                              params.precisions_cholesky * near_unit)
+    assert family.estep(X, sample_weight, ordinary, MODE_HARD).fingerprint == stats.fingerprint
+
+
 @pytest.mark.parametrize("n_samples, n_features, n_components", SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -18,7 +18,7 @@ log_norm : (K,) float64, ``log weight_k + log det L_k - D/2 log(2 pi)``.
 import numpy as np
 from numba import prange
 
-from . import gaussian_diag, gaussian_full, gaussian_narrow
+from . import gaussian_diag, gaussian_full, gaussian_narrow, gaussian_nearest
 from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
 from .weights import best_component, hard_row, normalise_row, sole_component, stream_start, weigh_row
 
@@ -51,6 +51,8 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
     (log-likelihood, total sample weight, assignment fingerprint)."""
     n_components, n_features = means.shape
     full = factors.ndim == 3
+    if mode == MODE_HARD and not full and gaussian_nearest.unit_factors(factors):
+        return gaussian_nearest.chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, sx, sxx)
     if full and n_features <= gaussian_narrow.NARROW_FEATURES:
         return gaussian_narrow.chunk_stats(
             X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx
