@@ -35,6 +35,13 @@ class KMeans(EstimatorBase):
     increases.  A cluster left empty is re-seeded at the point farthest from its
     closest centre.
 
+    The assignment step compares ``|c|^2 / 2 - x . c`` rather than ``|x - c|^2`` (as
+    scikit-learn does), one multiply-add per feature and centre, with points and
+    centres first moved by the mean of the centres so that data far from the origin
+    keeps its precision.  Points within rounding of a tie between two centres may
+    therefore be assigned differently from a direct computation; ``inertia_`` and the
+    new centres are always summed from direct differences ``x - c``.
+
     Parameters
     ----------
     n_clusters : int, default=8
