@@ -4,7 +4,10 @@ One parallel pass over ``X`` computes each point's weighted log-densities, turns
 into weights over components (soft or hard) and accumulates the sufficient statistics
 about a shift -- the component means the pass was run with -- so that data far from the
 origin keeps its precision.  The covariance type follows from ``factors.ndim``
-(3: full, 2: diagonal); Numba resolves it at compile time.
+(3: full, 2: diagonal); Numba resolves it at compile time.  Each chunk then takes one
+of four tile kernels: ``gaussian_narrow`` (full, up to NARROW_FEATURES features),
+``gaussian_full`` (full, more), ``gaussian_nearest`` (hard weights with every diagonal
+precision exactly 1: k-means) or ``gaussian_diag`` (the other diagonal cases).
 
 Arguments shared by the entry points
 ------------------------------------

@@ -4,16 +4,16 @@ With D features a full-covariance component costs D (D + 1) / 2 multiply-adds pe
 for its log-density and as many for its moments.  At D = 4 that is 10: loops over
 features are too short to vectorise, and the per-row work around them (a row's
 log-sum-exp over components, its weights) dominates.  This kernel turns the tile
-around: a tile of NARROW_TILE_ROWS rows is transposed once to (D, rows), and every loop -- centring,
-``L @ (x - mean)``, the log-sum-exp over components, the weights and the moments --
-runs over the tile's rows, so each vectorises across rows.  (Their count is read from
-an array's shape, not a constant: with a constant trip count LLVM unrolls
+around: a tile of NARROW_TILE_ROWS rows is transposed once to (D, rows), and every
+loop -- centring, ``L @ (x - mean)``, the log-sum-exp over components, the weights and
+the moments -- runs over the tile's rows, so each vectorises across rows.  (Their count
+is read from an array's shape, not a constant: with a constant trip count LLVM unrolls
 these loops completely and leaves them scalar, which measured 1.7x slower.)
 
 Per tile it holds the log-densities as ``logp_t[k, i]`` (components by rows).  The
-arithmetic of densities and tile moments is in X's dtype, log-densities and weights in
-float64, and a tile's sums enter the float64 accumulators once per tile, as in the
-wide kernel.  Soft weights are formed for the whole tile at once (sampled weights are
+densities, exps, weights and a tile's moments are in X's dtype (float32 data: twice
+the lanes), and a tile's sums enter the float64 accumulators once per tile and
+component.  Soft weights are formed for the whole tile at once (sampled weights are
 drawn from them row by row); hard weights reuse the per-row code of ``weights``.
 """
 
@@ -27,8 +27,9 @@ from .weights import best_component, draw_row, hard_row, soft_weights_tile
 # rather than 32 took the moments of 1M x 4, K = 8 from 51 to 15 ms (one thread).
 NARROW_TILE_ROWS = 256
 
-# Up to this many features the rows-innermost kernel is used for full covariances
-# (measured: 1M x D, K = 8, one thread, against the wide kernel; see gaussian.py).
+# Up to this many features the rows-innermost kernel is used for full covariances.
+# Measured against the wide kernel (ns per row, one thread): K = 8, D = 4, 8, 16: 42 /
+# 150, 95 / 237, 273 / 390; K = 16, D = 16, 32, 48: 322 / 693, 1296 / 1479, 3502 / 2271.
 NARROW_FEATURES = 32
 
 
@@ -60,8 +61,9 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     """logp_t[k, i] = log_norm[k] - |factors[k] @ (xt[:, i] - means[k])|^2 / 2.
 
     xc : (D, n) in X's dtype, the centred tile.
-    ys : (2, n) in X's dtype, one row of ``L @ xc`` and the running sums of squares.  The first term of each row of ``L @ xc`` sets it and
-    the first square sets the sums, which saves a zeroing pass over the rows per feature.
+    ys : (2, n) in X's dtype, one row of ``L @ xc`` and the running sums of squares.
+    The first term of each row of ``L @ xc`` sets it and the first square sets the
+    sums, which saves a zeroing pass over the rows per feature.
     """
     n_features, n_rows = xt.shape
     y = ys[0]
