@@ -20,7 +20,7 @@ drawn from them row by row); hard weights reuse the per-row code of ``weights``.
 import numpy as np
 
 from ._jit import MODE_HARD, MODE_SAMPLE, add_in_order, kernel
-from .weights import best_component, draw_row, hard_row, soft_weights_tile
+from .weights import best_component, hard_row, soft_weights_tile, tile_weights
 
 # Rows of this kernel's tiles.  Its loops over a tile's rows are short vector loops, each
 # with a fixed cost (runtime alias checks, the horizontal sum of a reduction): 256 rows
@@ -165,24 +165,9 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
                     weights_t[label, i] = w[i]
                     nk[label] += w[i]
         else:
-            # Sampled weights are drawn from the soft ones, so both modes report the
-            # same log-likelihood, bit for bit.
-            soft_weights_tile(logp_t, top, total, weights_t, log_prob)
-            for i in range(n_used):
-                log_prob[i] = w[i] * log_prob[i] if w[i] != 0.0 else 0.0
-            loglik = add_in_order(loglik, log_prob, n_used)
-            if mode == MODE_SAMPLE:
-                for i in range(n_used):
-                    row[:] = weights_t[:, i]
-                    draw_row(row, n_draws, state)
-                    for k in range(n_components):
-                        weights_t[k, i] = w[i] * row[k]
-                        nk[k] += w[i] * row[k]
-                weights_t[:, n_used:] = 0.0  # padding rows drew nothing
-            else:
-                for k in range(n_components):
-                    for i in range(n_rows):
-                        weights_t[k, i] *= w[i]  # padding rows have w = 0
+            loglik = tile_weights(
+                loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t
+            )
         for k in range(n_components):
             total_k = 0.0
             for i in range(n_rows):

@@ -13,7 +13,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._jit import MODE_HARD, MODE_SAMPLE, kernel
+from ._jit import MODE_HARD, MODE_SAMPLE, add_in_order, kernel
 
 # A component whose weighted log-density is this far below a row's best has a
 # posterior below 2**-53 (half an ulp of the best term's 1.0): its exp is skipped and its
@@ -201,6 +201,39 @@ def soft_weights_tile(logp_t, top, total, resp_t, log_prob):
     for k in range(n_components):
         for i in range(n_rows):
             resp_t[k, i] *= total[i]
+
+
+@kernel()
+def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t):
+    """Soft or sampled weights of a tile, times the rows' sample weights, in
+    ``weights_t`` (K, n) (padding rows past ``n_used`` get 0); returns ``loglik`` plus
+    the tile's w_i log p(x_i), added row by row (as a row-by-row kernel adds them).
+
+    Sampled weights are drawn row by row from the soft ones, so both modes report the
+    same log-likelihood, bit for bit; their nk (draw frequencies times whole sample
+    weights) is added to ``nk`` here from float64 values, exactly, while soft weights
+    leave ``nk`` to the caller.  ``w`` and ``log_prob`` (n,) are float64, ``row`` (K,)
+    float64; the other arrays are in the log-densities' dtype.
+    """
+    n_components, n_rows = logp_t.shape
+    soft_weights_tile(logp_t, top, total, weights_t, log_prob)
+    for i in range(n_used):
+        log_prob[i] = w[i] * log_prob[i] if w[i] != 0.0 else 0.0
+    loglik = add_in_order(loglik, log_prob, n_used)
+    if mode == MODE_SAMPLE:
+        for i in range(n_used):
+            for k in range(n_components):
+                row[k] = weights_t[k, i]
+            draw_row(row, n_draws, state)
+            for k in range(n_components):
+                weights_t[k, i] = w[i] * row[k]
+                nk[k] += w[i] * row[k]
+        weights_t[:, n_used:] = 0.0  # padding rows drew nothing
+    else:
+        for k in range(n_components):
+            for i in range(n_rows):
+                weights_t[k, i] *= w[i]  # padding rows have w = 0
+    return loglik
 
 
 # splitmix64 (Steele, Lea & Flood 2014): a Weyl sequence passed through a 64-bit mixer.
