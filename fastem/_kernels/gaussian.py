@@ -22,8 +22,13 @@ import numpy as np
 from numba import prange
 
 from . import gaussian_diag, gaussian_full, gaussian_narrow, gaussian_nearest
-from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
-from .weights import best_component, hard_row, normalise_row, sole_component, stream_start, weigh_row
+from ._jit import (
+    MODE_HARD, MODE_SAMPLE, MODE_SOFT, TILE_ROWS, add_in_order, add_partials, chunk_bounds, group_size, kernel,
+    n_chunks_of,
+)
+from .weights import (
+    best_component, hard_row, normalise_row, soft_weights_tile, stream_start, tile_weights, weigh_row,
+)
 
 
 @kernel()
@@ -48,14 +53,111 @@ def _tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, 
         gaussian_diag.tile_log_prob(X, start, stop, tile_means, tile_factors, log_norm, scratch, logp)
 
 
+# Rows per tile of the diagonal kernel's soft and sampled passes, whose weights are
+# formed a tile at once with the rows innermost.
+SOFT_TILE_ROWS = 128
+
+
+@kernel()
+def _diag_tile_log_prob_t(X, start, stop, tile_means, tile_factors, log_norm, acc, logp_t):
+    """Diagonal log-densities of rows start:stop into ``logp_t`` (K, n) in X's dtype,
+    in row blocks of ``acc``'s length (the diagonal tile's scratch)."""
+    block = acc.shape[0]
+    for s in range(start, stop, block):
+        e = min(s + block, stop)
+        gaussian_diag.tile_log_prob(X, s, e, tile_means, tile_factors, log_norm, acc, logp_t[:, s - start:].T)
+
+
+@kernel()
+def _diag_soft_chunk(X, sample_weight, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
+    """``_chunk_stats`` for diagonal covariances under soft or sampled weights: the
+    log-densities of a tile are held components by rows, so the weights of the whole
+    tile are formed at once (``tile_weights``), every loop running over rows; then each
+    component's moments over the tile."""
+    n_components, n_features = means.shape
+    weighted = sample_weight.shape[0] > 0
+    dtype = X.dtype
+    nk[:] = 0.0
+    sx[:] = 0.0
+    sxx[:] = 0.0
+    tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
+    n_rows = SOFT_TILE_ROWS
+    logp_t = np.zeros((n_components, n_rows), dtype=dtype)  # padding columns stay finite
+    weights_t = np.empty((n_components, n_rows), dtype=dtype)
+    top = np.empty(n_rows, dtype=dtype)
+    total = np.empty(n_rows, dtype=dtype)
+    w = np.empty(n_rows)
+    log_prob = np.empty(n_rows)
+    row = np.empty(n_components)
+    work = np.empty((2, 1, n_features), dtype=dtype)
+    loglik = 0.0
+    weight = 0.0
+    for tile_start in range(start, stop, n_rows):
+        tile_stop = min(tile_start + n_rows, stop)
+        n_used = tile_stop - tile_start
+        for i in range(n_rows):
+            w[i] = 0.0 if i >= n_used else (sample_weight[tile_start + i] if weighted else 1.0)
+        weight = add_in_order(weight, w, n_used)
+        _diag_tile_log_prob_t(X, tile_start, tile_stop, tile_means, tile_factors, log_norm, scratch, logp_t)
+        loglik = tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t)
+        for k in range(n_components):
+            total_k = 0.0
+            for i in range(n_used):
+                total_k += weights_t[k, i]
+            if total_k == 0.0:
+                continue  # nothing to add for this component
+            if mode != MODE_SAMPLE:
+                nk[k] += total_k
+            gaussian_diag.tile_moments(X, tile_start, tile_stop, means[k], weights_t[k], sx[k], sxx[k], work)
+    return loglik, weight, np.uint64(0)
+
+
+@kernel()
+def _diag_posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label):
+    """``posterior_gaussian`` for diagonal covariances, rows ``start:stop``: the same
+    log-densities and tile weights as ``_diag_soft_chunk`` (so a sampled E-step draws
+    from exactly the posterior reported here)."""
+    n_components = means.shape[0]
+    dtype = X.dtype
+    tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
+    n_rows = SOFT_TILE_ROWS
+    logp_t = np.zeros((n_components, n_rows), dtype=dtype)
+    weights_t = np.empty((n_components, n_rows), dtype=dtype)
+    top = np.empty(n_rows, dtype=dtype)
+    total = np.empty(n_rows, dtype=dtype)
+    log_prob = np.empty(n_rows)
+    row = np.empty(n_components)
+    for tile_start in range(start, stop, n_rows):
+        tile_stop = min(tile_start + n_rows, stop)
+        _diag_tile_log_prob_t(X, tile_start, tile_stop, tile_means, tile_factors, log_norm, scratch, logp_t)
+        if out_label.shape[0] > 0:
+            for i in range(tile_stop - tile_start):
+                for k in range(n_components):
+                    row[k] = logp_t[k, i]
+                out_label[tile_start + i] = best_component(row)
+        if out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0:
+            continue
+        soft_weights_tile(logp_t, top, total, weights_t, log_prob)
+        for i in range(tile_stop - tile_start):
+            if out_log_prob.shape[0] > 0:
+                out_log_prob[tile_start + i] = log_prob[i]
+            if out_resp.shape[0] > 0:
+                for k in range(n_components):
+                    out_resp[tile_start + i, k] = weights_t[k, i]
+
+
 @kernel()
 def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
     """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their
-    (log-likelihood, total sample weight, assignment fingerprint)."""
+    (log-likelihood, total sample weight, assignment fingerprint).  Picks the chunk's
+    kernel; the row-by-row code below serves full covariances with many features and
+    diagonal hard weights."""
     n_components, n_features = means.shape
     full = factors.ndim == 3
     if mode == MODE_HARD and not full and gaussian_nearest.unit_factors(factors):
         return gaussian_nearest.chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, sx, sxx)
+    if not full and mode != MODE_HARD:
+        return _diag_soft_chunk(X, sample_weight, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx)
     if full and n_features <= gaussian_narrow.NARROW_FEATURES:
         return gaussian_narrow.chunk_stats(
             X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx
@@ -95,17 +197,15 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
                 only = -1 if full else label
                 if only < 0:
                     normalise_row(logp[i], MODE_HARD)  # one-hot weights for the tile scan
-            else:
+            else:  # full covariances only: diagonal soft weights go by _diag_soft_chunk
                 loglik += w * weigh_row(logp[i], mode, n_draws, state)
-                only = -1 if full else sole_component(logp[i])
+                only = -1
             direct[i] = only >= 0
             if only >= 0:
-                # Diagonal, and the row's weight is on one component alone (hard weights;
-                # soft ones where every other posterior is exactly 0, as for well-separated
-                # data): add the row there directly; the tile scan skips it.
-                r = w if mode == MODE_HARD else w * logp[i, only]
-                nk[only] += r
-                gaussian_diag.row_moments(X, tile_start + i, means[only], r, sx[only], acc[only])
+                # Diagonal hard weights: add the row to its component directly; the tile
+                # scan skips it.
+                nk[only] += w
+                gaussian_diag.row_moments(X, tile_start + i, means[only], w, sx[only], acc[only])
                 continue
             n_shared += 1
             if weighted:
@@ -209,6 +309,9 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
         start, stop = chunk_bounds(c, n_rows)
         if narrow:
             gaussian_narrow.posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label)
+            continue
+        if factors.ndim == 2:
+            _diag_posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label)
             continue
         tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
         logp = np.empty((TILE_ROWS, n_components))

@@ -128,19 +128,6 @@ def best_component(logp):
 
 
 @kernel()
-def sole_component(weights):
-    """Index of the only non-zero entry of a row of weights; -1 when there are several
-    (or none)."""
-    found = -1
-    for k in range(weights.shape[0]):
-        if weights[k] != 0.0:
-            if found >= 0:
-                return -1
-            found = k
-    return found
-
-
-@kernel()
 def normalise_row(logp, mode):
     """Turn one row of weighted log-densities into weights over components, in place.
 
