@@ -23,11 +23,12 @@ from numba import prange
 
 from . import gaussian_diag, gaussian_full, gaussian_narrow, gaussian_nearest
 from ._jit import (
-    MODE_HARD, MODE_SAMPLE, MODE_SOFT, TILE_ROWS, add_in_order, add_partials, chunk_bounds, group_size, kernel,
+    MODE_HARD, MODE_SAMPLE, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel,
     n_chunks_of,
 )
 from .weights import (
-    best_component, hard_row, normalise_row, soft_weights_tile, stream_start, tile_weights, weigh_row,
+    best_component, hard_row, normalise_row, stream_start, tile_posterior, tile_row_weights, tile_weight_buffers,
+    tile_weights, weigh_row,
 )
 
 
@@ -75,7 +76,6 @@ def _diag_soft_chunk(X, sample_weight, start, stop, means, factors, log_norm, mo
     tile are formed at once (``tile_weights``), every loop running over rows; then each
     component's moments over the tile."""
     n_components, n_features = means.shape
-    weighted = sample_weight.shape[0] > 0
     dtype = X.dtype
     nk[:] = 0.0
     sx[:] = 0.0
@@ -83,21 +83,15 @@ def _diag_soft_chunk(X, sample_weight, start, stop, means, factors, log_norm, mo
     tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
     n_rows = SOFT_TILE_ROWS
     logp_t = np.zeros((n_components, n_rows), dtype=dtype)  # padding columns stay finite
-    weights_t = np.empty((n_components, n_rows), dtype=dtype)
-    top = np.empty(n_rows, dtype=dtype)
-    total = np.empty(n_rows, dtype=dtype)
+    weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     w = np.empty(n_rows)
-    log_prob = np.empty(n_rows)
-    row = np.empty(n_components)
     work = np.empty((2, 1, n_features), dtype=dtype)
     loglik = 0.0
     weight = 0.0
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         n_used = tile_stop - tile_start
-        for i in range(n_rows):
-            w[i] = 0.0 if i >= n_used else (sample_weight[tile_start + i] if weighted else 1.0)
-        weight = add_in_order(weight, w, n_used)
+        weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
         _diag_tile_log_prob_t(X, tile_start, tile_stop, tile_means, tile_factors, log_norm, scratch, logp_t)
         loglik = tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t)
         for k in range(n_components):
@@ -122,28 +116,14 @@ def _diag_posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, ou
     tile_means, tile_factors, scratch = _tile_operands(X, means, factors)
     n_rows = SOFT_TILE_ROWS
     logp_t = np.zeros((n_components, n_rows), dtype=dtype)
-    weights_t = np.empty((n_components, n_rows), dtype=dtype)
-    top = np.empty(n_rows, dtype=dtype)
-    total = np.empty(n_rows, dtype=dtype)
-    log_prob = np.empty(n_rows)
-    row = np.empty(n_components)
+    weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         _diag_tile_log_prob_t(X, tile_start, tile_stop, tile_means, tile_factors, log_norm, scratch, logp_t)
-        if out_label.shape[0] > 0:
-            for i in range(tile_stop - tile_start):
-                for k in range(n_components):
-                    row[k] = logp_t[k, i]
-                out_label[tile_start + i] = best_component(row)
-        if out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0:
-            continue
-        soft_weights_tile(logp_t, top, total, weights_t, log_prob)
-        for i in range(tile_stop - tile_start):
-            if out_log_prob.shape[0] > 0:
-                out_log_prob[tile_start + i] = log_prob[i]
-            if out_resp.shape[0] > 0:
-                for k in range(n_components):
-                    out_resp[tile_start + i, k] = weights_t[k, i]
+        tile_posterior(
+            logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
+            out_resp, out_log_prob, out_label,
+        )
 
 
 @kernel()

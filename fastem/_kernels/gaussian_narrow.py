@@ -19,8 +19,8 @@ drawn from them row by row); hard weights reuse the per-row code of ``weights``.
 
 import numpy as np
 
-from ._jit import MODE_HARD, MODE_SAMPLE, add_in_order, kernel
-from .weights import best_component, hard_row, soft_weights_tile, tile_weights
+from ._jit import MODE_HARD, MODE_SAMPLE, kernel
+from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
 # Rows of this kernel's tiles.  Its loops over a tile's rows are short vector loops, each
 # with a fixed cost (runtime alias checks, the horizontal sum of a reduction): 256 rows
@@ -124,7 +124,6 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     of rows ``start:stop`` in ``nk, sx, sxx`` (upper triangles); returns (log-likelihood,
     total sample weight, assignment fingerprint)."""
     n_components, n_features = means.shape
-    weighted = sample_weight.shape[0] > 0
     dtype = X.dtype
     sx[:] = 0.0
     sxx[:] = 0.0
@@ -134,12 +133,8 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     wx = np.empty((n_features, n_rows), dtype=dtype)
     y = np.empty((2, n_rows), dtype=dtype)
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
-    weights_t = np.empty((n_components, n_rows), dtype=dtype)
+    weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     w = np.empty(n_rows)
-    top = np.empty(n_rows, dtype=dtype)
-    total = np.empty(n_rows, dtype=dtype)
-    log_prob = np.empty(n_rows)
-    row = np.empty(n_components)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -147,9 +142,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         n_used = tile_stop - tile_start
-        for i in range(n_rows):
-            w[i] = 0.0 if i >= n_used else (sample_weight[tile_start + i] if weighted else 1.0)
-        weight = add_in_order(weight, w, n_used)
+        weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
         transpose_tile(X, tile_start, tile_stop, xt)
         log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
         # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
@@ -188,32 +181,16 @@ def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_
     n_components, n_features = means.shape
     dtype = X.dtype
     n_rows = NARROW_TILE_ROWS
-    want_resp = out_resp.shape[0] > 0
-    want_log_prob = out_log_prob.shape[0] > 0
-    want_label = out_label.shape[0] > 0
     xt = np.empty((n_features, n_rows), dtype=dtype)
     xc = np.empty((n_features, n_rows), dtype=dtype)
     y = np.empty((2, n_rows), dtype=dtype)
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
-    weights_t = np.empty((n_components, n_rows), dtype=dtype)
-    top = np.empty(n_rows, dtype=dtype)
-    total = np.empty(n_rows, dtype=dtype)
-    log_prob = np.empty(n_rows)
-    row = np.empty(n_components)
+    weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         transpose_tile(X, tile_start, tile_stop, xt)
         log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
-        if want_label:
-            for i in range(tile_stop - tile_start):
-                row[:] = logp_t[:, i]
-                out_label[tile_start + i] = best_component(row)
-        if not (want_resp or want_log_prob):
-            continue
-        soft_weights_tile(logp_t, top, total, weights_t, log_prob)
-        for i in range(tile_stop - tile_start):
-            if want_log_prob:
-                out_log_prob[tile_start + i] = log_prob[i]
-            if want_resp:
-                for k in range(n_components):
-                    out_resp[tile_start + i, k] = weights_t[k, i]
+        tile_posterior(
+            logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
+            out_resp, out_log_prob, out_label,
+        )

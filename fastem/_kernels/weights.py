@@ -191,6 +191,32 @@ def soft_weights_tile(logp_t, top, total, resp_t, log_prob):
 
 
 @kernel()
+def tile_row_weights(sample_weight, tile_start, n_used, w, weight):
+    """Fill ``w`` (n,) with the sample weights of a tile's rows (1 when
+    ``sample_weight`` is empty; 0 for padding rows past ``n_used``); returns ``weight``
+    plus theirs, added row by row."""
+    weighted = sample_weight.shape[0] > 0
+    for i in range(w.shape[0]):
+        w[i] = 0.0 if i >= n_used else (sample_weight[tile_start + i] if weighted else 1.0)
+    return add_in_order(weight, w, n_used)
+
+
+@kernel()
+def tile_weight_buffers(n_components, n_rows, X):
+    """Work arrays of ``tile_weights`` and ``tile_posterior`` for tiles of ``n_rows``:
+    (weights_t (K, n), top (n,), total (n,)) in X's dtype, (log_prob (n,), row (K,))
+    float64."""
+    dtype = X.dtype
+    return (
+        np.empty((n_components, n_rows), dtype=dtype),
+        np.empty(n_rows, dtype=dtype),
+        np.empty(n_rows, dtype=dtype),
+        np.empty(n_rows),
+        np.empty(n_components),
+    )
+
+
+@kernel()
 def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t):
     """Soft or sampled weights of a tile, times the rows' sample weights, in
     ``weights_t`` (K, n) (padding rows past ``n_used`` get 0); returns ``loglik`` plus
@@ -221,6 +247,29 @@ def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, lo
             for i in range(n_rows):
                 weights_t[k, i] *= w[i]  # padding rows have w = 0
     return loglik
+
+
+@kernel()
+def tile_posterior(logp_t, n_used, first, top, total, weights_t, log_prob, row, out_resp, out_log_prob, out_label):
+    """Per-row outputs of a tile's first ``n_used`` rows, whose log-densities are held
+    components by rows, written from row ``first`` on: the best component, and the
+    posterior and log p(x) from ``soft_weights_tile`` (so they equal the weights an
+    E-step forms); each output is filled only when its length is not zero."""
+    n_components = logp_t.shape[0]
+    if out_label.shape[0] > 0:
+        for i in range(n_used):
+            for k in range(n_components):
+                row[k] = logp_t[k, i]
+            out_label[first + i] = best_component(row)
+    if out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0:
+        return
+    soft_weights_tile(logp_t, top, total, weights_t, log_prob)
+    for i in range(n_used):
+        if out_log_prob.shape[0] > 0:
+            out_log_prob[first + i] = log_prob[i]
+        if out_resp.shape[0] > 0:
+            for k in range(n_components):
+                out_resp[first + i, k] = weights_t[k, i]
 
 
 # splitmix64 (Steele, Lea & Flood 2014): a Weyl sequence passed through a 64-bit mixer.
