@@ -158,7 +158,6 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
     # A tile's moments are formed in X's dtype (float32 data: twice the lanes) and added
     # to the float64 accumulators once per tile and component.
     resp = np.zeros(TILE_ROWS, dtype=X.dtype)
-    direct = np.zeros(TILE_ROWS, dtype=np.bool_)  # rows already added to their one component
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -166,7 +165,6 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
         tile_stop = min(tile_start + TILE_ROWS, stop)
         n_rows = tile_stop - tile_start
         _tile_log_prob(X, tile_start, tile_stop, tile_means, tile_factors, log_norm, scratch, logp)
-        n_shared = 0  # rows of the tile whose weight is shared by several components
         for i in range(n_rows):
             w = sample_weight[tile_start + i] if weighted else 1.0
             weight += w
@@ -174,31 +172,23 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
                 label, term, row_hash = hard_row(logp[i], w, first_row + tile_start + i)
                 loglik += w * term
                 fingerprint += row_hash  # row hashes add up to the assignment's hash
-                only = -1 if full else label
-                if only < 0:
-                    normalise_row(logp[i], MODE_HARD)  # one-hot weights for the tile scan
+                if label >= 0 and not full:  # diagonal: add the row where it went, no tile scan
+                    nk[label] += w
+                    gaussian_diag.row_moments(X, tile_start + i, means[label], w, sx[label], acc[label])
+                    continue
+                normalise_row(logp[i], MODE_HARD)
             else:  # full covariances only: diagonal soft weights go by _diag_soft_chunk
                 loglik += w * weigh_row(logp[i], mode, n_draws, state)
-                only = -1
-            direct[i] = only >= 0
-            if only >= 0:
-                # Diagonal hard weights: add the row to its component directly; the tile
-                # scan skips it.
-                nk[only] += w
-                gaussian_diag.row_moments(X, tile_start + i, means[only], w, sx[only], acc[only])
-                continue
-            n_shared += 1
             if weighted:
                 for k in range(n_components):
                     logp[i, k] *= w
-        if n_shared == 0:
+        if mode == MODE_HARD and not full:
             continue  # every row went straight to its component above
         for k in range(n_components):
             total = 0.0
             for i in range(n_rows):
-                r = 0.0 if direct[i] else logp[i, k]
-                resp[i] = r
-                total += r
+                resp[i] = logp[i, k]
+                total += logp[i, k]
             for i in range(n_rows, TILE_ROWS):
                 resp[i] = 0.0
             if total == 0.0:

@@ -17,7 +17,8 @@ import numpy as np
 
 from ._jit import kernel
 from .gaussian_diag import row_moments
-from .weights import mix64
+from .gaussian_narrow import centre, transpose_tile
+from .weights import hard_assignment
 
 # Rows per tile: long vector loops over rows amortise each pass's fixed cost.
 NEAREST_TILE_ROWS = 128
@@ -35,17 +36,18 @@ def unit_factors(factors):
 
 @kernel()
 def centred_components(X, means, log_norm):
-    """(origin (D,), centres - origin (K, D + pad to 4), bias (K,)), all in X's dtype:
+    """(origin (D padded to 4,), centres - origin (K padded to even, D padded to 4), bias
+    (K padded to even, -inf in the padding)), all in X's dtype:
     the origin is the mean of the centres; bias[k] = log_norm[k] - |centre_k - origin|^2 / 2."""
     n_components, n_features = means.shape
     dtype = X.dtype
-    origin = np.zeros(n_features, dtype=dtype)
+    padded = n_features + (-n_features) % 4
+    origin = np.zeros(padded, dtype=dtype)
     for d in range(n_features):
         total = 0.0
         for k in range(n_components):
             total += means[k, d]
         origin[d] = total / n_components
-    padded = n_features + (-n_features) % 4
     centres = np.zeros((n_components + (n_components & 1), padded), dtype=dtype)
     bias = np.full(n_components + (n_components & 1), -np.inf)
     for k in range(n_components):
@@ -63,20 +65,14 @@ def tile_scores(X, start, stop, origin, centres, bias, xt, score, best, label, s
     """For rows start:stop: label[i] = the first k of largest score[k, i], best[i] that
     score, sq[i] = |x_i - origin|^2.
 
-    xt : (D padded to 4, n) work array; score : (2, n) work array; best, sq : (n,);
+    xt : (D padded to 4, n) work array, its padding features 0; score : (2, n) work array; best, sq : (n,);
     label : (n,) int64.  All but ``label`` in X's dtype.
     """
     n_features = X.shape[1]
     n_rows = xt.shape[1]
-    n_used = stop - start
-    n_components = bias.shape[0] - (bias.shape[0] & 1)
-    for i in range(n_rows):
-        if i < n_used:
-            for d in range(n_features):
-                xt[d, i] = X[start + i, d] - origin[d]
-        else:
-            for d in range(n_features):
-                xt[d, i] = 0.0
+    n_components = bias.shape[0]  # padded to even, with -inf
+    transpose_tile(X, start, stop, xt)
+    centre(xt, origin, xt)  # padding features stay 0: origin is 0 there
     sq[:] = 0.0
     for d in range(n_features):
         for i in range(n_rows):
@@ -145,9 +141,9 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
             weight += w
             term = np.float64(best[i]) - 0.5 * np.float64(sq[i])
             loglik += w * term
-            k = label[i]
-            if w > 0.0 and term > -np.inf:
-                fingerprint += mix64(np.uint64(row + first_row) * np.uint64(n_components) + np.uint64(k))
+            k, row_hash = hard_assignment(label[i], term, w, first_row + row, n_components)
+            fingerprint += row_hash
+            if k >= 0:
                 nk[k] += w
                 row_moments(X, row, means[k], w, sx[k], sxx[k])
     return loglik, weight, fingerprint

@@ -367,9 +367,17 @@ def hard_row(logp, w, row):
     goes nowhere (weight 0, or no component with a finite density)."""
     label = best_component(logp)
     term = logp[label]
+    label, row_hash = hard_assignment(label, term, w, row, logp.shape[0])
+    return label, term, row_hash
+
+
+@kernel()
+def hard_assignment(label, term, w, row, n_components):
+    """(label, hash) of row ``row`` assigned to ``label`` with its best term ``term``:
+    (-1, 0) when it goes nowhere (weight 0, or no component with a finite density)."""
     if w > 0.0 and term > -np.inf:
-        return label, term, mix64(np.uint64(row * logp.shape[0] + label))
-    return -1, term, np.uint64(0)
+        return label, mix64(np.uint64(row * n_components + label))
+    return -1, np.uint64(0)
 
 
 @kernel()
