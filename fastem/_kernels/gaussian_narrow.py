@@ -1,4 +1,5 @@
-"""The full-covariance Gaussian kernel for few features: rows innermost.
+"""The Gaussian kernel with rows innermost: full covariances with few features, and
+diagonal covariances (their log-densities from ``gaussian_diag.log_prob_t``).
 
 With D features a full-covariance component costs D (D + 1) / 2 multiply-adds per row
 for its log-density and as many for its moments.  At D = 4 that is 10: loops over
@@ -19,6 +20,7 @@ drawn from them row by row); hard weights reuse the per-row code of ``weights``.
 
 import numpy as np
 
+from . import gaussian_diag
 from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
@@ -31,6 +33,11 @@ NARROW_TILE_ROWS = 256
 # Measured against the wide kernel (ns per row, one thread): K = 8, D = 4, 8, 16: 42 /
 # 150, 95 / 237, 273 / 390; K = 16, D = 16, 32, 48: 322 / 693, 1296 / 1479, 3502 / 2271.
 NARROW_FEATURES = 32
+
+# Bytes per feature of a diagonal tile: 128 float64 or 256 float32 rows.  Row 1 of the
+# benchmark (1M x 32, K = 32), soft pass, one thread, with 512 / 1024 / 2048 bytes:
+# float64 0.166 / 0.152 / 0.279 s, float32 0.102 / 0.097 / 0.186 s.
+DIAG_TILE_BYTES = 1024
 
 
 @kernel()
@@ -119,6 +126,24 @@ def tile_moments_t(xt, mean, resp, xc, wx, sx, acc):
 
 
 @kernel()
+def tile_rows(factors, X):
+    """Rows per tile: NARROW_TILE_ROWS for full covariances, DIAG_TILE_BYTES // itemsize
+    for diagonal ones."""
+    if factors.ndim == 3:
+        return NARROW_TILE_ROWS
+    return DIAG_TILE_BYTES // X.itemsize
+
+
+@kernel()
+def any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
+    """Log-densities of a transposed tile, full (``factors.ndim == 3``) or diagonal."""
+    if factors.ndim == 3:
+        log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
+    else:
+        gaussian_diag.log_prob_t(xt, means, factors, log_norm, logp_t)
+
+
+@kernel()
 def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
     """``gaussian._chunk_stats`` for full covariances with few features: the statistics
     of rows ``start:stop`` in ``nk, sx, sxx`` (upper triangles); returns (log-likelihood,
@@ -127,7 +152,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     dtype = X.dtype
     sx[:] = 0.0
     sxx[:] = 0.0
-    n_rows = NARROW_TILE_ROWS
+    n_rows = tile_rows(factors, X)
     xt = np.empty((n_features, n_rows), dtype=dtype)
     xc = np.empty((n_features, n_rows), dtype=dtype)
     wx = np.empty((n_features, n_rows), dtype=dtype)
@@ -135,6 +160,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
     weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     w = np.empty(n_rows)
+    work = np.empty((2, 1, n_features), dtype=dtype)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -144,7 +170,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
         n_used = tile_stop - tile_start
         weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
         transpose_tile(X, tile_start, tile_stop, xt)
-        log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
+        any_log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
         # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
         # sample weights, draw frequencies) is summed from their float64 values, exactly.
         if mode == MODE_HARD:
@@ -169,7 +195,10 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
                 continue  # nothing to add for this component
             if mode != MODE_HARD and mode != MODE_SAMPLE:
                 nk[k] += total_k
-            tile_moments_t(xt, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
+            if factors.ndim == 3:
+                tile_moments_t(xt, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
+            else:
+                gaussian_diag.tile_moments(X, tile_start, tile_stop, means[k], weights_t[k], sx[k], sxx[k], work)
     return loglik, weight, fingerprint
 
 
@@ -180,7 +209,7 @@ def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_
     exactly the posterior reported here)."""
     n_components, n_features = means.shape
     dtype = X.dtype
-    n_rows = NARROW_TILE_ROWS
+    n_rows = tile_rows(factors, X)
     xt = np.empty((n_features, n_rows), dtype=dtype)
     xc = np.empty((n_features, n_rows), dtype=dtype)
     y = np.empty((2, n_rows), dtype=dtype)
@@ -189,7 +218,7 @@ def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         transpose_tile(X, tile_start, tile_stop, xt)
-        log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
+        any_log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
         tile_posterior(
             logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
             out_resp, out_log_prob, out_label,
