@@ -26,7 +26,10 @@ from sklearn.metrics import adjusted_rand_score
 
 from fastem import BernoulliMixture, ConvergenceWarning, NotFittedError
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, MODE_SOFT
-from fastem._kernels.bernoulli import DENSE_MOMENTS
+from fastem._kernels.weights import EXP_CUTOFF
+from fastem._kernels.bernoulli import (
+    DENSE_MOMENTS, MOMENT_TILE_ROWS, VECTOR_SCATTER, dense_is_cheaper, scatter_cost,
+)
 from fastem._validation import check_binary_data
 from fastem.families.bernoulli import BernoulliFamily, BernoulliParams
 from fastem.stats import BernoulliStats
@@ -194,25 +197,72 @@ def fit_quietly(model, X, **kwargs):
 
 
 # -- 1. the E-step kernel and posterior against the reference ------------------------------
-@pytest.mark.parametrize("mode", list(MODES))
+# The three ways the kernel adds a tile's weights to the moments (see _kernels/bernoulli.py),
+# each with data and parameters that send every tile there under soft weights: K and D odd
+# (the dense products' padding), three chunks, the last one partial.
+MOMENT_ROUTES = {
+    # dense enough, posteriors spread over all 9 components
+    "dense-products": dict(seed=1, n_components=9, n_features=41, low=0.3, high=0.9, params_range=(0.4, 0.6)),
+    # the same spread posteriors, too few ones for dense products
+    "vector-scatter": dict(seed=1, n_components=9, n_features=41, low=0.01, high=0.2, params_range=(0.05, 0.2)),
+    # well-separated components: most posteriors sit on one component
+    "per-component": dict(seed=8, n_components=15, n_features=201, low=0.02, high=0.98, params_range=None),
+}
+
+
+def moment_route(X, weights, probabilities):
+    """The route every tile of X takes under soft weights, from the kernel's own cost
+    rules applied to the reference posteriors (None if the tiles disagree)."""
+    lp = ref_log_prob(X, weights, probabilities)
+    n_nonzero = (lp - lp.max(axis=1, keepdims=True) > -EXP_CUTOFF).sum(axis=1)
+    n_ones = X.sum(axis=1).astype(np.int64)
+    n_components, n_features = probabilities.shape
+    routes = set()
+    for chunk_start in range(0, X.shape[0], CHUNK_ROWS):
+        chunk = slice(chunk_start, min(chunk_start + CHUNK_ROWS, X.shape[0]))
+        dense_allowed = X[chunk].mean() >= DENSE_MOMENTS
+        for tile_start in range(chunk.start, chunk.stop, MOMENT_TILE_ROWS):
+            tile = range(tile_start, min(tile_start + MOMENT_TILE_ROWS, chunk.stop))
+            cost = sum(scatter_cost(n_ones[i], n_nonzero[i], n_components) for i in tile)
+            if dense_allowed and dense_is_cheaper(cost, len(tile), n_features, n_components):
+                routes.add("dense-products")
+            else:
+                vector = [n_nonzero[i] * VECTOR_SCATTER > n_components for i in tile]
+                routes.add("vector-scatter" if all(vector) else "per-component" if not any(vector) else "mixed")
+    return routes.pop() if len(routes) == 1 else None
+
+
+@pytest.mark.parametrize("mode", list(MODES) + ["sample"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("source", ["dense", "csr"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("moments", ["dense-moments", "scatter-moments"])
-def test_estep_matches_reference(mode, weighted, source, dtype, moments):
-    n_samples = 2 * CHUNK_ROWS + 301  # three chunks, the last one partial
-    if moments == "dense-moments":  # K, D odd: the dense products' padding
-        X, _, _, _ = bernoulli_problem(1, n_samples, 5, 13)
-    else:
-        X, _, _, _ = bernoulli_problem(1, n_samples, 5, 13, low=0.01, high=0.2)
-    # The kernel picks its way of forming sx per chunk from the density of ones.
-    assert (X.mean() >= DENSE_MOMENTS) == (moments == "dense-moments")
-    weights, probabilities = random_params(2, 5, 13)  # not the generating parameters
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("route", list(MOMENT_ROUTES))
+def test_estep_matches_reference(mode, weighted, source, dtype, route):
+    setting = MOMENT_ROUTES[route]
+    n_samples = 2 * CHUNK_ROWS + 301
+    n_components, n_features = setting["n_components"], setting["n_features"]
+    X, _, weights, probabilities = bernoulli_problem(
+        setting["seed"], n_samples, n_components, n_features, setting["low"], setting["high"]
+    )
+    if setting["params_range"] is not None:  # not the generating parameters
+        weights, probabilities = random_params(2, n_components, n_features, *setting["params_range"])
+    assert moment_route(X, weights, probabilities) == route
     Xd = X.astype(dtype)
     rows = check_binary_data(sp.csr_matrix(Xd) if source == "csr" else Xd)
     sample_weight = make_sample_weight(3, n_samples) if weighted else None
     family = BernoulliFamily(alpha=1.5, beta=2.0)
-    stats = family.estep(rows, sample_weight, BernoulliParams(weights, probabilities), MODES[mode])
+    params = BernoulliParams(weights, probabilities)
+    if mode == "sample":
+        # Draws are not the reference's, but their counts are: nk sums whole sample
+        # weights per label drawn, and sx == nk wherever every row has a one.
+        stats = family.estep(rows, sample_weight, params, MODE_SAMPLE, seed=5, n_draws=3)
+        w = np.ones(n_samples) if sample_weight is None else sample_weight
+        assert_allclose(stats.nk.sum(), w.sum(), rtol=1e-13)
+        assert np.all(stats.sx <= stats.nk[:, None] * (1 + 1e-15))
+        expected = ref_estep(X, sample_weight, weights, probabilities)
+        assert_allclose(stats.loglik, expected["loglik"], rtol=RTOL)
+        return
+    stats = family.estep(rows, sample_weight, params, MODES[mode])
     expected = ref_estep(X, sample_weight, weights, probabilities, mode)
     assert relative_error(stats.nk, expected["nk"]) < RTOL
     assert relative_error(stats.sx, expected["sx"]) < RTOL
@@ -221,7 +271,26 @@ def test_estep_matches_reference(mode, weighted, source, dtype, moments):
     if mode == "hard":  # hard counts are sums of whole weights
         labels = ref_log_prob(X, weights, probabilities).argmax(axis=1)
         w = np.ones(n_samples) if sample_weight is None else sample_weight
-        assert_allclose(stats.nk, np.bincount(labels, weights=w, minlength=5), rtol=1e-14)
+        assert_allclose(stats.nk, np.bincount(labels, weights=w, minlength=n_components), rtol=1e-14)
+
+
+def test_moments_exact_where_a_feature_is_always_one():
+    """Every route adds a row's weight to nk and to sx[:, d] alike, so a feature that
+    is 1 in every row has sx == nk bit for bit (its maximum-likelihood probability is
+    exactly 1)."""
+    for route, setting in MOMENT_ROUTES.items():
+        n_samples = 2 * CHUNK_ROWS + 301
+        X, _, weights, probabilities = bernoulli_problem(
+            setting["seed"], n_samples, setting["n_components"], setting["n_features"],
+            setting["low"], setting["high"],
+        )
+        if setting["params_range"] is not None:
+            weights, probabilities = random_params(2, *probabilities.shape, *setting["params_range"])
+        X[:, 3] = 1.0
+        assert moment_route(X, weights, probabilities) == route
+        stats = BernoulliFamily().estep(check_binary_data(X), make_sample_weight(4, n_samples),
+                                        BernoulliParams(weights, probabilities))
+        assert_array_equal(stats.sx[:, 3], stats.nk, err_msg=route)
 
 
 @pytest.mark.parametrize("n_components, n_features", [(1, 7), (3, 1), (1, 1)])

@@ -22,12 +22,35 @@ from numba import prange
 from ._jit import MODE_HARD, MODE_SOFT, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
 from .weights import best_component, hard_row, normalise_row, stream_start, weigh_row
 
-# Chunks with at least this fraction of ones form their moments as dense products over
-# tiles of MOMENT_TILE_ROWS rows; sparser ones scatter each row's weights per one.  The
-# two cost the same at a density of 0.2 (50k x 256, K = 32, one thread); at 0.5 the
-# dense products take the whole E-step from 0.068 to 0.051 s.
+# How a tile's moments are formed (costs in units of one scalar scatter-add, measured
+# on 100k x 256 at density 1/2, K = 32, one thread):
+# - rows whose weight sits on few components add it per component and per one
+#   (``m * nnz`` adds: a hard row, or a soft row whose other posteriors are exactly 0);
+# - rows spread over many components add their K weights per one, a vectorised loop
+#   that costs about K / VECTOR_SCATTER per-component passes;
+# - a tile of many spread rows forms its moments as dense products over the transposed
+#   tile, (D + 1) * K multiply-adds per row at 1 / DENSE_SPEEDUP of an add each (the
+#   tile's transpose included).  Only chunks with at least DENSE_MOMENTS of their
+#   entries equal to 1 may take dense products: sparser ones never gain from them.
 DENSE_MOMENTS = 0.2
 MOMENT_TILE_ROWS = 128
+VECTOR_SCATTER = 7
+DENSE_SPEEDUP = 16
+
+
+@kernel()
+def scatter_cost(n_ones, n_nonzero, n_components):
+    """Cost of adding one row's weights to the moments by scattering (see above)."""
+    if n_nonzero * VECTOR_SCATTER <= n_components:
+        return n_ones * n_nonzero
+    return n_ones * n_components / VECTOR_SCATTER
+
+
+@kernel()
+def dense_is_cheaper(tile_scatter_cost, n_rows, n_features, n_components):
+    """Whether dense products beat scattering for a tile whose rows cost
+    ``tile_scatter_cost`` in total."""
+    return tile_scatter_cost * DENSE_SPEEDUP > n_rows * (n_features + 1) * n_components
 
 
 @kernel()
@@ -90,44 +113,109 @@ def _tile_moments_dense(xt, resp_t, sx_t):
 
 
 @kernel()
+def _tile_moments_dense(xt, resp_t, sx_t):
+    """sx_t[d, k] += sum_i xt[d, i] resp_t[k, i]: a tile's moments as dense products.
+
+    xt : (D padded to even, n) the tile's rows as 0/1, transposed; resp_t : (K padded to
+    even, n) their weights (padding rows are zero).  Two features by two components
+    share each pass over the tile's rows, whose loop is a vectorised reduction.
+    """
+    n_features, n_components = sx_t.shape
+    n_rows = xt.shape[1]
+    for d in range(0, n_features, 2):
+        x0 = xt[d]
+        x1 = xt[d + 1]
+        for k in range(0, n_components, 2):
+            r0 = resp_t[k]
+            r1 = resp_t[k + 1]
+            s00 = s01 = s10 = s11 = 0.0
+            for i in range(n_rows):
+                s00 += x0[i] * r0[i]
+                s01 += x0[i] * r1[i]
+                s10 += x1[i] * r0[i]
+                s11 += x1[i] * r1[i]
+            sx_t[d, k] += s00
+            if k + 1 < n_components:
+                sx_t[d, k + 1] += s01
+            if d + 1 < n_features:
+                sx_t[d + 1, k] += s10
+                if k + 1 < n_components:
+                    sx_t[d + 1, k + 1] += s11
+
+
+@kernel()
+def _scatter_row(indptr, indices, row, weights, n_nonzero, sums):
+    """Add a row's weights (K,) to ``sums`` (D + 1, K): row d of ``sums`` gets them for
+    each one d of the row, row D (the counts nk) once.  Both get exactly the same
+    additions, so where every row has a one, sx == nk holds exactly."""
+    n_components = weights.shape[0]
+    ones = sums.shape[0] - 1
+    if n_nonzero * VECTOR_SCATTER <= n_components:
+        for k in range(n_components):
+            r = weights[k]
+            if r == 0.0:
+                continue
+            sums[ones, k] += r
+            for j in range(indptr[row], indptr[row + 1]):
+                sums[indices[j], k] += r
+        return
+    for k in range(n_components):
+        sums[ones, k] += weights[k]
+    for j in range(indptr[row], indptr[row + 1]):
+        d = indices[j]
+        for k in range(n_components):
+            sums[d, k] += weights[k]
+
+
+@kernel()
+def _dense_tile_moments(indptr, indices, tile_start, tile_stop, resp, xt, resp_t, sums):
+    """Add the weights ``resp`` (n, K) of rows tile_start:tile_stop to ``sums`` as dense
+    products over the tile transposed into ``xt`` (its feature D is 1 on every row, so
+    that its sums are nk, added in exactly the order of any feature's)."""
+    n_features = sums.shape[0] - 1
+    n_components = sums.shape[1]
+    xt[:] = 0.0
+    resp_t[:] = 0.0
+    for row in range(tile_start, tile_stop):
+        i = row - tile_start
+        xt[n_features, i] = 1.0
+        for j in range(indptr[row], indptr[row + 1]):
+            xt[indices[j], i] = 1.0
+        for k in range(n_components):
+            resp_t[k, i] = resp[i, k]
+    _tile_moments_dense(xt, resp_t, sums)
+
+
+@kernel()
 def _chunk_stats(indptr, indices, sample_weight, first_row, start, stop, table, log_norm, mode, state, n_draws, nk, sx_t):
     """Statistics of rows ``start:stop`` written to ``nk, sx_t`` (sx transposed, (D, K):
     a row's ones then update contiguous rows); returns their (log-likelihood, total
     sample weight, assignment fingerprint).
 
-    A chunk with at least DENSE_MOMENTS of its entries equal to 1 forms ``sx_t`` as
-    dense products over tiles of MOMENT_TILE_ROWS rows; a sparser one adds each row's
-    weights once per one (a scatter, whose cost follows the number of ones).
+    Each tile of MOMENT_TILE_ROWS rows first forms its rows' weights, then adds them to
+    the moments by whichever way costs least for these weights (see DENSE_MOMENTS).
     """
     n_components = log_norm.shape[0]
     n_features = sx_t.shape[0]
     weighted = sample_weight.shape[0] > 0
-    nk[:] = 0.0
-    sx_t[:] = 0.0
-    dense = indptr[stop] - indptr[start] >= DENSE_MOMENTS * (stop - start) * n_features
-    tile_rows = MOMENT_TILE_ROWS if dense else 1
-    # Dense moments: feature D of ``xt`` is 1 on every row, so its sums are nk, added in
-    # exactly the order of any feature's; where every row has a one, sx == nk holds
-    # exactly and maximum likelihood gives a probability of exactly 1.
+    tile_rows = MOMENT_TILE_ROWS
+    dense_allowed = indptr[stop] - indptr[start] >= DENSE_MOMENTS * (stop - start) * n_features
     with_ones = n_features + 1
-    xt = np.zeros((with_ones + (with_ones & 1), tile_rows if dense else 0))
-    resp_t = np.zeros((n_components + (n_components & 1), tile_rows if dense else 0))
-    dense_sums = np.zeros((with_ones if dense else 0, n_components))
-    logp = np.empty(n_components)
+    dense_rows = tile_rows if dense_allowed else 0
+    xt = np.zeros((with_ones + (with_ones & 1), dense_rows))
+    resp_t = np.zeros((n_components + (n_components & 1), dense_rows))
+    sums = np.zeros((with_ones, n_components))  # sx transposed, then nk
+    resp = np.empty((tile_rows, n_components))
+    n_nonzero = np.empty(tile_rows, dtype=np.int64)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
     for tile_start in range(start, stop, tile_rows):
         tile_stop = min(tile_start + tile_rows, stop)
-        if dense:
-            xt[:] = 0.0
-            resp_t[:] = 0.0
-            for row in range(tile_start, tile_stop):
-                xt[n_features, row - tile_start] = 1.0
-                for j in range(indptr[row], indptr[row + 1]):
-                    xt[indices[j], row - tile_start] = 1.0
+        cost = 0.0
         for row in range(tile_start, tile_stop):
             i = row - tile_start
+            logp = resp[i]
             _row_log_prob(indptr, indices, row, table, log_norm, logp)
             w = sample_weight[row] if weighted else 1.0
             weight += w
@@ -135,33 +223,28 @@ def _chunk_stats(indptr, indices, sample_weight, first_row, start, stop, table, 
                 label, term, row_hash = hard_row(logp, w, first_row + row)
                 loglik += w * term
                 fingerprint += row_hash
-                if label < 0:
-                    continue
-                if dense:
-                    resp_t[label, i] = w
-                    continue
-                nk[label] += w
-                for j in range(indptr[row], indptr[row + 1]):
-                    sx_t[indices[j], label] += w
-                continue
-            loglik += w * weigh_row(logp, mode, n_draws, state)
-            for k in range(n_components):
-                logp[k] *= w
-            if dense:
+                logp[:] = 0.0
+                n_nonzero[i] = 0
+                if label >= 0:
+                    logp[label] = w
+                    n_nonzero[i] = 1
+            else:
+                loglik += w * weigh_row(logp, mode, n_draws, state)
+                count = 0
                 for k in range(n_components):
-                    resp_t[k, i] = logp[k]
-                continue
-            for k in range(n_components):
-                nk[k] += logp[k]
-            for j in range(indptr[row], indptr[row + 1]):
-                column = sx_t[indices[j]]
-                for k in range(n_components):
-                    column[k] += logp[k]
-        if dense:
-            _tile_moments_dense(xt, resp_t, dense_sums)
-    if dense:
-        sx_t[:] = dense_sums[:n_features]
-        nk[:] = dense_sums[n_features]
+                    logp[k] *= w
+                    count += logp[k] != 0.0
+                n_nonzero[i] = count
+            cost += scatter_cost(indptr[row + 1] - indptr[row], n_nonzero[i], n_components)
+        if dense_allowed and dense_is_cheaper(cost, tile_stop - tile_start, n_features, n_components):
+            _dense_tile_moments(indptr, indices, tile_start, tile_stop, resp, xt, resp_t, sums)
+            continue
+        for row in range(tile_start, tile_stop):
+            i = row - tile_start
+            if n_nonzero[i] > 0:
+                _scatter_row(indptr, indices, row, resp[i], n_nonzero[i], sums)
+    sx_t[:] = sums[:n_features]
+    nk[:] = sums[n_features]
     return loglik, weight, fingerprint
 
 
