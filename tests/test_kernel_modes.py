@@ -26,11 +26,9 @@ from fastem.families.gaussian import GaussianFamily, GaussianParams
 import reference
 from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads
 
-from fastem._kernels.gaussian_narrow import NARROW_FEATURES
-
-# "full" runs the rows-innermost kernel (few features), "full-wide" the wide one.
-COVARIANCE_TYPES = ["full", "full-wide", "diag"]
-WIDE_FEATURES = NARROW_FEATURES + 3
+# "full-padded" has a number of features that the full-covariance kernel pads.
+COVARIANCE_TYPES = ["full", "full-padded", "diag"]
+PADDED_FEATURES = 35
 DTYPES = [np.float32, np.float64]
 REG_COVAR = 1e-6
 
@@ -169,11 +167,11 @@ def reference_fingerprint(labels, n_components, sample_weight=None):
 
 
 def covariance_of(kernel_name):
-    return kernel_name.removesuffix("-wide")
+    return kernel_name.removesuffix("-padded")
 
 
 def problem(kernel_name, dtype, n_samples=N_SAMPLES, seed=DATA_SEED):
-    n_features = WIDE_FEATURES if kernel_name.endswith("-wide") else N_FEATURES
+    n_features = PADDED_FEATURES if kernel_name.endswith("-padded") else N_FEATURES
     covariance_type = covariance_of(kernel_name)
     # Means spread as far apart as with N_FEATURES, so that posteriors still overlap.
     spread = 2.0 * math.sqrt(N_FEATURES / n_features)

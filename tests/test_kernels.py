@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, TILE_ROWS
-from fastem._kernels.gaussian_narrow import NARROW_FEATURES
+from fastem._kernels.gaussian_narrow import FULL_TILE_BYTES, MAX_TILE_ROWS
 from fastem._kernels.seeding import squared_distances
 from fastem.exceptions import ComponentError
 from fastem.families.gaussian import GaussianFamily, GaussianParams
@@ -44,12 +44,14 @@ SHAPES = [
     pytest.param(TILE_ROWS + 1, 5, 1, id="K1-tile+1"),
     pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 999 rows
     pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2149 rows
-    # Full covariances with up to NARROW_FEATURES features take the rows-innermost kernel
-    # (tiles of 256 rows: 300 = one tile and a part); more take the wide one (odd D:
-    # its padding).
-    pytest.param(300, NARROW_FEATURES, 2, id="narrow-limit"),
-    pytest.param(CHUNK_ROWS + 300, NARROW_FEATURES + 3, 3, id="wide"),
+    # Full covariances: tiles of MAX_TILE_ROWS rows (300 = one tile and a part), features
+    # padded to a multiple of four (35), and with many features tiles cut to
+    # FULL_TILE_BYTES (130: 112 float64 rows).
+    pytest.param(300, 32, 2, id="D32"),
+    pytest.param(CHUNK_ROWS + 300, 35, 3, id="D35-padded"),
+    pytest.param(400, 130, 2, id="D130-short-tiles"),
 ]
+assert FULL_TILE_BYTES // (132 * 8) < MAX_TILE_ROWS
 
 
 def seed_of(n_samples, n_features, n_components):

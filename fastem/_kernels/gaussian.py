@@ -22,78 +22,29 @@ log_norm : (K,) float64, ``log weight_k + log det L_k - D/2 log(2 pi)``.
 import numpy as np
 from numba import prange
 
-from . import gaussian_full, gaussian_narrow, gaussian_nearest
-from ._jit import MODE_HARD, MODE_SOFT, TILE_ROWS, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
-from .weights import best_component, hard_row, normalise_row, stream_start, weigh_row
-
-
-@kernel()
-def _wide_buffers(X, n_components):
-    """Work arrays of the row-by-row (wide full-covariance) code: the centred tile
-    (TILE_ROWS, D) in X's dtype and the tile's log-densities (TILE_ROWS, K) float64."""
-    return np.empty((TILE_ROWS, X.shape[1]), dtype=X.dtype), np.empty((TILE_ROWS, n_components))
+from . import gaussian_narrow, gaussian_nearest
+from ._jit import MODE_HARD, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
+from .weights import stream_start
 
 
 @kernel()
 def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
     """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their
     (log-likelihood, total sample weight, assignment fingerprint).  Picks the chunk's
-    kernel; the row-by-row code below serves full covariances with many features."""
-    n_components, n_features = means.shape
-    full = factors.ndim == 3
-    if mode == MODE_HARD and not full and gaussian_nearest.unit_factors(factors):
+    kernel (full covariances come padded, ``gaussian_narrow.padded_components``)."""
+    if mode == MODE_HARD and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):
         return gaussian_nearest.chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, sx, sxx)
-    if not full or n_features <= gaussian_narrow.NARROW_FEATURES:
-        return gaussian_narrow.chunk_stats(
-            X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx
-        )
-    weighted = sample_weight.shape[0] > 0
-    nk[:] = 0.0
-    sx[:] = 0.0
-    # padded upper-block accumulators, copied to sxx at the end
-    padded = gaussian_full.padded_features(n_features)
-    acc = np.zeros((n_components, padded, padded))
-    work = np.empty((2, padded, TILE_ROWS), dtype=X.dtype)
-    xc, logp = _wide_buffers(X, n_components)
-    # A tile's moments are formed in X's dtype (float32 data: twice the lanes) and added
-    # to the float64 accumulators once per tile and component.
-    resp = np.zeros(TILE_ROWS, dtype=X.dtype)
-    loglik = 0.0
-    weight = 0.0
-    fingerprint = np.uint64(0)
-    for tile_start in range(start, stop, TILE_ROWS):
-        tile_stop = min(tile_start + TILE_ROWS, stop)
-        n_rows = tile_stop - tile_start
-        gaussian_full.tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
-        for i in range(n_rows):
-            w = sample_weight[tile_start + i] if weighted else 1.0
-            weight += w
-            if mode == MODE_HARD:
-                label, term, row_hash = hard_row(logp[i], w, first_row + tile_start + i)
-                loglik += w * term
-                fingerprint += row_hash  # row hashes add up to the assignment's hash
-                normalise_row(logp[i], MODE_HARD)
-            else:
-                loglik += w * weigh_row(logp[i], mode, n_draws, state)
-            if weighted:
-                for k in range(n_components):
-                    logp[i, k] *= w
-        for k in range(n_components):
-            total = 0.0
-            for i in range(n_rows):
-                resp[i] = logp[i, k]
-                total += logp[i, k]
-            for i in range(n_rows, TILE_ROWS):
-                resp[i] = 0.0
-            if total == 0.0:
-                continue  # nothing to add for this component
-            nk[k] += total
-            gaussian_full.tile_moments(X, tile_start, tile_stop, means[k], resp, sx[k], acc[k], work)
-    for k in range(n_components):
-        for j in range(n_features):
-            for d in range(j, n_features):
-                sxx[k, j, d] = acc[k, j, d]
-    return loglik, weight, fingerprint
+    return gaussian_narrow.chunk_stats(
+        X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx
+    )
+
+
+@kernel()
+def _tile_components(means, factors):
+    """The components as the tile kernels take them: full ones padded, diagonal ones as given."""
+    if factors.ndim == 3:
+        return gaussian_narrow.padded_components(means, factors)
+    return means, factors
 
 
 @kernel(parallel=True)
@@ -129,6 +80,7 @@ def accumulate_gaussian(
     part_prints = np.empty(group, dtype=np.uint64)
     totals = np.zeros(2)
     prints = np.zeros(1, dtype=np.uint64)
+    tile_means, tile_factors = _tile_components(means, factors)
     for first in range(0, n_chunks, group):
         count = min(group, n_chunks - first)
         for c in prange(count):
@@ -136,8 +88,8 @@ def accumulate_gaussian(
             state = np.empty(1, dtype=np.uint64)
             state[0] = stream_start(seed, first_row + start)
             part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
-                X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws,
-                part_nk[c], part_sx[c], part_sxx[c],
+                X, sample_weight, first_row, start, stop, tile_means, tile_factors, log_norm, mode, state,
+                n_draws, part_nk[c], part_sx[c], part_sxx[c],
             )
         add_partials(
             count, part_totals, part_prints, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx,
@@ -160,29 +112,9 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
     out_label : (N,) int64 most probable component, or (0,).
     """
     n_rows = X.shape[0]
-    n_components = means.shape[0]
-    want_resp = out_resp.shape[0] > 0
-    want_log_prob = out_log_prob.shape[0] > 0
-    want_label = out_label.shape[0] > 0
-    narrow = factors.ndim == 2 or means.shape[1] <= gaussian_narrow.NARROW_FEATURES
+    tile_means, tile_factors = _tile_components(means, factors)
     for c in prange(n_chunks_of(n_rows)):
         start, stop = chunk_bounds(c, n_rows)
-        if narrow:
-            gaussian_narrow.posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label)
-            continue
-        xc, logp = _wide_buffers(X, n_components)
-        for tile_start in range(start, stop, TILE_ROWS):
-            tile_stop = min(tile_start + TILE_ROWS, stop)
-            gaussian_full.tile_log_prob(X, tile_start, tile_stop, means, factors, log_norm, xc, logp)
-            for i in range(tile_stop - tile_start):
-                row = tile_start + i
-                if want_label:
-                    out_label[row] = best_component(logp[i])
-                if not (want_log_prob or want_resp):
-                    continue
-                log_prob = normalise_row(logp[i], MODE_SOFT)
-                if want_log_prob:
-                    out_log_prob[row] = log_prob
-                if want_resp:
-                    for k in range(n_components):
-                        out_resp[row, k] = logp[i, k]
+        gaussian_narrow.posterior_chunk(
+            X, start, stop, tile_means, tile_factors, log_norm, out_resp, out_log_prob, out_label
+        )

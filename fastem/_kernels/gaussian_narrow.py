@@ -24,15 +24,18 @@ from . import gaussian_diag
 from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
-# Rows of this kernel's tiles.  Its loops over a tile's rows are short vector loops, each
-# with a fixed cost (runtime alias checks, the horizontal sum of a reduction): 256 rows
-# rather than 32 took the moments of 1M x 4, K = 8 from 51 to 15 ms (one thread).
-NARROW_TILE_ROWS = 256
+# Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
+# copies xc and wx are as large), at most MAX_TILE_ROWS.  Loops over a tile's rows are
+# short vector loops, each with a fixed cost (runtime alias checks, the horizontal sum
+# of a reduction): 256 rows rather than 32 took the moments of 1M x 4, K = 8 from 51 to
+# 15 ms (one thread).  At 128 features, 256 float64 rows (256 KiB) took the
+# log-densities of 50k rows, K = 8, from 0.15 to 0.39 s; 128 rows or 256 float32 rows
+# (128 KiB) kept them in the L2 cache.
+MAX_TILE_ROWS = 256
+FULL_TILE_BYTES = 2**17
 
-# Up to this many features the rows-innermost kernel is used for full covariances.
-# Measured against the wide kernel (ns per row, one thread): K = 8, D = 4, 8, 16: 42 /
-# 150, 95 / 237, 273 / 390; K = 16, D = 16, 32, 48: 322 / 693, 1296 / 1479, 3502 / 2271.
-NARROW_FEATURES = 32
+# Features of a full-covariance tile are padded to a multiple of this (log_prob_t).
+FEATURE_BLOCK = 4
 
 # Bytes per feature of a diagonal tile: 128 float64 or 256 float32 rows.  Row 1 of the
 # benchmark (1M x 32, K = 32), soft pass, one thread, with 512 / 1024 / 2048 bytes:
@@ -64,34 +67,86 @@ def centre(xt, mean, xc):
 
 
 @kernel()
+def padded_features(n_features):
+    """Features of a full-covariance tile: D rounded up to FEATURE_BLOCK."""
+    return n_features + (-n_features) % FEATURE_BLOCK
+
+
+@kernel()
+def padded_components(means, factors):
+    """(means (K, Dp), factors (K, Dp, Dp)): full-covariance components padded with
+    zeros to ``padded_features(D)`` features, so that ``log_prob_t`` needs no leftover
+    paths (a zero feature adds nothing to a row's sum)."""
+    n_components, n_features = means.shape
+    padded = padded_features(n_features)
+    means_p = np.zeros((n_components, padded), dtype=means.dtype)
+    factors_p = np.zeros((n_components, padded, padded), dtype=factors.dtype)
+    means_p[:, :n_features] = means
+    factors_p[:, :n_features, :n_features] = factors
+    return means_p, factors_p
+
+
+@kernel()
 def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     """logp_t[k, i] = log_norm[k] - |factors[k] @ (xt[:, i] - means[k])|^2 / 2.
 
-    xc : (D, n) in X's dtype, the centred tile.
-    ys : (2, n) in X's dtype, one row of ``L @ xc`` and the running sums of squares.
-    The first term of each row of ``L @ xc`` sets it and the first square sets the
-    sums, which saves a zeroing pass over the rows per feature.
+    xt, xc : (Dp, n) the tile and its centred copy, in X's dtype; means (K, Dp) and
+    factors (K, Dp, Dp) lower-triangular, zero past D (``padded_components``).
+    ys : (5, n) in X's dtype: four rows of ``L @ xc`` and the running sums of squares.
+    Four rows of ``L @ xc`` are formed at once, four features of ``xc`` per update:
+    16 multiply-adds per pass over the tile's rows share its 4 loads of ``xc`` and
+    the 4 loads and stores of the rows being formed (row 2 of the benchmark's
+    log-densities, one thread: 0.175 -> 0.103 s float64, 0.089 -> 0.060 s float32).
     """
-    n_features, n_rows = xt.shape
-    y = ys[0]
-    s = ys[1]
+    n_padded, n_rows = xt.shape
+    y0 = ys[0]
+    y1 = ys[1]
+    y2 = ys[2]
+    y3 = ys[3]
+    s = ys[4]
     for k in range(means.shape[0]):
         lower = factors[k]
         centre(xt, means[k], xc)
-        for d in range(n_features):
-            f = lower[d, 0]
-            for i in range(n_rows):
-                y[i] = f * xc[0, i]
-            for j in range(1, d + 1):
-                f = lower[d, j]
-                for i in range(n_rows):
-                    y[i] += f * xc[j, i]
-            if d == 0:
-                for i in range(n_rows):
-                    s[i] = y[i] * y[i]
-            else:
-                for i in range(n_rows):
-                    s[i] += y[i] * y[i]
+        for d in range(0, n_padded, FEATURE_BLOCK):
+            # Rows d..d+3 of L are zero past their diagonal, so j stops at block d.  The
+            # first block of j sets the four rows, the last one adds their squares to s
+            # (the first d block sets s): no pass only zeroes or only squares.
+            for j in range(0, d + FEATURE_BLOCK, FEATURE_BLOCK):
+                a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
+                b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
+                c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
+                e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
+                if j < d:
+                    if j == 0:
+                        for i in range(n_rows):
+                            x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
+                            y0[i] = (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                            y1[i] = (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
+                            y2[i] = (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+                            y3[i] = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                    else:
+                        for i in range(n_rows):
+                            x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
+                            y0[i] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                            y1[i] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
+                            y2[i] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+                            y3[i] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                elif d == 0:
+                    for i in range(n_rows):
+                        x0, x1, x2, x3 = xc[0, i], xc[1, i], xc[2, i], xc[3, i]
+                        v0 = (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                        v1 = (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
+                        v2 = (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+                        v3 = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                        s[i] = (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
+                else:
+                    for i in range(n_rows):
+                        x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
+                        v0 = y0[i] + ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3))
+                        v1 = y1[i] + ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3))
+                        v2 = y2[i] + ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3))
+                        v3 = y3[i] + ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3))
+                        s[i] += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
         norm = log_norm[k]
         for i in range(n_rows):
             logp_t[k, i] = norm - 0.5 * s[i]
@@ -102,36 +157,72 @@ def tile_moments_t(xt, mean, resp, xc, wx, sx, acc):
     """Add one component's moments of a tile about ``mean`` (rows innermost).
 
     resp : (n,) weights in X's dtype, zero past the tile's rows.
-    xc, wx : (D, n) work arrays in X's dtype.
+    xt : (Dp, n) the tile; xc, wx : (Dp, n) work arrays in X's dtype.
     sx : (D,) float64, gets sum_i resp_i (x_i - mean).
     acc : (D, D) float64, its upper triangle gets sum_i resp_i (x_i - mean)(x_i - mean)^T.
-    The sums over the tile are formed in X's dtype.
+
+    When at most half the rows have a weight, those rows are first gathered into the
+    leading columns of ``xc`` and ``wx``, so that a component's cost follows the rows
+    it holds (with sharp posteriors each holds about n / K of them).  The sums over
+    the tile are formed in X's dtype.
     """
-    n_features, n_rows = xt.shape
+    n_features = sx.shape[0]
+    n_rows = xt.shape[1]
     zero = xc.dtype.type(0.0)
-    centre(xt, mean, xc)
+    n_active = 0
+    for i in range(n_rows):
+        n_active += resp[i] != 0.0
+    if 2 * n_active > n_rows:
+        n_columns = n_rows
+        for d in range(n_features):
+            m = mean[d]
+            for i in range(n_rows):
+                v = xt[d, i] - m
+                xc[d, i] = v
+                wx[d, i] = resp[i] * v
+    else:
+        n_columns = 0
+        for i in range(n_rows):
+            r = resp[i]
+            if r == 0.0:
+                continue
+            for d in range(n_features):
+                v = xt[d, i] - mean[d]
+                xc[d, n_columns] = v
+                wx[d, n_columns] = r * v
+            n_columns += 1
     for d in range(n_features):
         s = zero
-        for i in range(n_rows):
-            v = resp[i] * xc[d, i]
-            wx[d, i] = v
-            s += v
+        for i in range(n_columns):
+            s += wx[d, i]
         sx[d] += s
     for j in range(n_features):
         for d in range(j, n_features):
             s = zero
-            for i in range(n_rows):
+            for i in range(n_columns):
                 s += wx[j, i] * xc[d, i]
             acc[j, d] += s
 
 
 @kernel()
 def tile_rows(factors, X):
-    """Rows per tile: NARROW_TILE_ROWS for full covariances, DIAG_TILE_BYTES // itemsize
-    for diagonal ones."""
+    """Rows per tile: for full covariances as many as keep a tile within
+    FULL_TILE_BYTES (at most MAX_TILE_ROWS, a multiple of 16), for diagonal ones
+    DIAG_TILE_BYTES // itemsize."""
     if factors.ndim == 3:
-        return NARROW_TILE_ROWS
+        by_bytes = FULL_TILE_BYTES // (factors.shape[1] * X.itemsize)
+        return max(16, min(MAX_TILE_ROWS, by_bytes - by_bytes % 16))
     return DIAG_TILE_BYTES // X.itemsize
+
+
+@kernel()
+def tile_buffers(X, means, n_rows):
+    """(xt, xc, ys): the transposed tile (zero past X's features, which ``transpose_tile``
+    never writes), its centred copy, (means.shape[1], n_rows) each, and the (5, n_rows)
+    rows of ``log_prob_t``; all in X's dtype."""
+    n_features = means.shape[1]  # padded for full covariances
+    xt = np.zeros((n_features, n_rows), dtype=X.dtype)
+    return xt, np.empty_like(xt), np.empty((5, n_rows), dtype=X.dtype)
 
 
 @kernel()
@@ -153,10 +244,8 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     sx[:] = 0.0
     sxx[:] = 0.0
     n_rows = tile_rows(factors, X)
-    xt = np.empty((n_features, n_rows), dtype=dtype)
-    xc = np.empty((n_features, n_rows), dtype=dtype)
-    wx = np.empty((n_features, n_rows), dtype=dtype)
-    y = np.empty((2, n_rows), dtype=dtype)
+    xt, xc, ys = tile_buffers(X, means, n_rows)
+    wx = np.empty_like(xc)
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
     weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     w = np.empty(n_rows)
@@ -170,7 +259,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
         n_used = tile_stop - tile_start
         weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
         transpose_tile(X, tile_start, tile_stop, xt)
-        any_log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
+        any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
         # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
         # sample weights, draw frequencies) is summed from their float64 values, exactly.
         if mode == MODE_HARD:
@@ -210,15 +299,13 @@ def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_
     n_components, n_features = means.shape
     dtype = X.dtype
     n_rows = tile_rows(factors, X)
-    xt = np.empty((n_features, n_rows), dtype=dtype)
-    xc = np.empty((n_features, n_rows), dtype=dtype)
-    y = np.empty((2, n_rows), dtype=dtype)
+    xt, xc, ys = tile_buffers(X, means, n_rows)
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
     weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         transpose_tile(X, tile_start, tile_stop, xt)
-        any_log_prob_t(xt, means, factors, log_norm, xc, y, logp_t)
+        any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
         tile_posterior(
             logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
             out_resp, out_log_prob, out_label,
