@@ -15,8 +15,11 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 
-from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, TILE_ROWS
-from fastem._kernels.gaussian_narrow import FULL_TILE_BYTES, MAX_TILE_ROWS
+from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT
+from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_TILE_ROWS
+
+# The shortest tile in use: diagonal covariances, float64.
+TILE_ROWS = DIAG_TILE_BYTES // 8
 from fastem._kernels.seeding import squared_distances
 from fastem.exceptions import ComponentError
 from fastem.families.gaussian import GaussianFamily, GaussianParams
@@ -42,8 +45,8 @@ SHAPES = [
     pytest.param(1, 1, 1, id="N1-D1-K1"),
     pytest.param(7, 1, 3, id="D1"),
     pytest.param(TILE_ROWS + 1, 5, 1, id="K1-tile+1"),
-    pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 999 rows
-    pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2149 rows
+    pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 903 rows
+    pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2437 rows
     # Full covariances: tiles of MAX_TILE_ROWS rows (300 = one tile and a part), features
     # padded to a multiple of four (35), and with many features tiles cut to
     # FULL_TILE_BYTES (130: 112 float64 rows).

@@ -21,10 +21,6 @@ FASTMATH_NO_NAN = FASTMATH | {"nnan"}
 # chunk and summed in chunk order, so results do not depend on the number of threads.
 CHUNK_ROWS = 1024
 
-# Rows of one tile inside a chunk: small enough that a tile of X, its centred copy and its
-# log-densities stay in the L1/L2 cache while every component is visited.
-TILE_ROWS = 32
-
 # How a row's log-densities become weights over components: soft posteriors (standard
 # EM), a hard argmax (classification EM, k-means) or Monte-Carlo draws from the posterior.
 MODE_SOFT = 0

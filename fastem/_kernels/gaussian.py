@@ -5,10 +5,9 @@ into weights over components (soft or hard) and accumulates the sufficient stati
 about a shift -- the component means the pass was run with -- so that data far from the
 origin keeps its precision.  The covariance type follows from ``factors.ndim``
 (3: full, 2: diagonal); Numba resolves it at compile time.  Each chunk then takes one
-of three tile kernels: ``gaussian_nearest`` (hard weights with every diagonal precision
-exactly 1: k-means), ``gaussian_narrow`` (rows innermost: diagonal covariances, with
-``gaussian_diag``'s pieces, and full ones up to NARROW_FEATURES features) or
-``gaussian_full`` (full, more features; row by row).
+of two tile kernels: ``gaussian_nearest`` (hard weights with every diagonal precision
+exactly 1: k-means) or ``gaussian_tile`` (everything else: full covariances, and
+diagonal ones with ``gaussian_diag``'s pieces).
 
 Arguments shared by the entry points
 ------------------------------------
@@ -22,7 +21,7 @@ log_norm : (K,) float64, ``log weight_k + log det L_k - D/2 log(2 pi)``.
 import numpy as np
 from numba import prange
 
-from . import gaussian_narrow, gaussian_nearest
+from . import gaussian_nearest, gaussian_tile
 from ._jit import MODE_HARD, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
 from .weights import stream_start
 
@@ -31,10 +30,10 @@ from .weights import stream_start
 def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
     """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their
     (log-likelihood, total sample weight, assignment fingerprint).  Picks the chunk's
-    kernel (full covariances come padded, ``gaussian_narrow.padded_components``)."""
+    kernel (full covariances come padded, ``gaussian_tile.padded_components``)."""
     if mode == MODE_HARD and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):
         return gaussian_nearest.chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, sx, sxx)
-    return gaussian_narrow.chunk_stats(
+    return gaussian_tile.chunk_stats(
         X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx
     )
 
@@ -43,7 +42,7 @@ def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_n
 def _tile_components(means, factors):
     """The components as the tile kernels take them: full ones padded, diagonal ones as given."""
     if factors.ndim == 3:
-        return gaussian_narrow.padded_components(means, factors)
+        return gaussian_tile.padded_components(means, factors)
     return means, factors
 
 
@@ -115,6 +114,6 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
     tile_means, tile_factors = _tile_components(means, factors)
     for c in prange(n_chunks_of(n_rows)):
         start, stop = chunk_bounds(c, n_rows)
-        gaussian_narrow.posterior_chunk(
+        gaussian_tile.posterior_chunk(
             X, start, stop, tile_means, tile_factors, log_norm, out_resp, out_log_prob, out_label
         )

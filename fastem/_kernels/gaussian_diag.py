@@ -16,7 +16,7 @@ from ._jit import kernel
 def tile_moments(X, start, stop, mean, resp, sx, acc, work):
     """sx += sum_i resp_i (x_i - mean); acc += sum_i resp_i (x_i - mean)**2.
 
-    resp : (TILE_ROWS,) weights in X's dtype; sx, acc : (D,) float64.
+    resp : (n,) weights of the tile's rows in X's dtype; sx, acc : (D,) float64.
     work : (2, 1, D) buffer in X's dtype: the tile's sums are formed there, in X's
     dtype, and added to ``sx`` and ``acc`` once.
     """

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._jit import kernel
 from .gaussian_diag import row_moments
-from .gaussian_narrow import centre, transpose_tile
+from .gaussian_tile import centre, transpose_tile
 from .weights import hard_assignment
 
 # Rows per tile: long vector loops over rows amortise each pass's fixed cost.

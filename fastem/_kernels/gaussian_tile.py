@@ -1,21 +1,23 @@
-"""The Gaussian kernel with rows innermost: full covariances with few features, and
-diagonal covariances (their log-densities from ``gaussian_diag.log_prob_t``).
+"""The Gaussian kernel on transposed tiles, rows innermost: full covariances (any
+number of features) and diagonal ones (their log-densities from
+``gaussian_diag.log_prob_t``).
 
-With D features a full-covariance component costs D (D + 1) / 2 multiply-adds per row
-for its log-density and as many for its moments.  At D = 4 that is 10: loops over
-features are too short to vectorise, and the per-row work around them (a row's
-log-sum-exp over components, its weights) dominates.  This kernel turns the tile
-around: a tile of NARROW_TILE_ROWS rows is transposed once to (D, rows), and every
-loop -- centring, ``L @ (x - mean)``, the log-sum-exp over components, the weights and
-the moments -- runs over the tile's rows, so each vectorises across rows.  (Their count
-is read from an array's shape, not a constant: with a constant trip count LLVM unrolls
-these loops completely and leaves them scalar, which measured 1.7x slower.)
+A tile of rows is transposed once to (D, rows), and every loop -- centring,
+``L @ (x - mean)``, the log-sum-exp over components, the weights and the moments --
+runs over the tile's rows, so each vectorises across rows whatever D is: at D = 4 a
+loop over features would be too short to vectorise, and at D = 128 a row-by-row dot
+product pays a horizontal sum per row of ``L``.  (Their count is read from an array's
+shape, not a constant: with a constant trip count LLVM unrolls these loops completely
+and leaves them scalar, which measured 1.7x slower.)
 
-Per tile it holds the log-densities as ``logp_t[k, i]`` (components by rows).  The
-densities, exps, weights and a tile's moments are in X's dtype (float32 data: twice
-the lanes), and a tile's sums enter the float64 accumulators once per tile and
-component.  Soft weights are formed for the whole tile at once (sampled weights are
-drawn from them row by row); hard weights reuse the per-row code of ``weights``.
+Full-covariance tiles have their features padded to a multiple of four (zero features
+add nothing), so that ``log_prob_t`` forms four rows of ``L @ (x - mean)`` per pass,
+four features per update; their rows are as many as keep a tile in the L2 cache.  Per
+tile the log-densities are held as ``logp_t[k, i]`` (components by rows).  The
+densities, exps, weights and a tile's moments are in X's dtype (float32 data: twice the
+lanes), and a tile's sums enter the float64 accumulators once per tile and component.
+Soft weights are formed for the whole tile at once (sampled weights are drawn from them
+row by row); hard weights reuse the per-row code of ``weights``.
 """
 
 import numpy as np
@@ -36,6 +38,9 @@ FULL_TILE_BYTES = 2**17
 
 # Features of a full-covariance tile are padded to a multiple of this (log_prob_t).
 FEATURE_BLOCK = 4
+
+# Bytes of one vector register (AVX-512), for the cost model of tile_moments_t.
+VECTOR_BYTES = 64
 
 # Bytes per feature of a diagonal tile: 128 float64 or 256 float32 rows.  Row 1 of the
 # benchmark (1M x 32, K = 32), soft pass, one thread, with 512 / 1024 / 2048 bytes:
@@ -161,9 +166,9 @@ def tile_moments_t(xt, mean, resp, xc, wx, sx, acc):
     sx : (D,) float64, gets sum_i resp_i (x_i - mean).
     acc : (D, D) float64, its upper triangle gets sum_i resp_i (x_i - mean)(x_i - mean)^T.
 
-    When at most half the rows have a weight, those rows are first gathered into the
-    leading columns of ``xc`` and ``wx``, so that a component's cost follows the rows
-    it holds (with sharp posteriors each holds about n / K of them).  The sums over
+    When few enough rows have a weight, those rows are first gathered into the leading
+    columns of ``xc`` and ``wx``, so that a component's cost follows the rows it holds
+    (with sharp posteriors each holds about n / K of them).  The sums over
     the tile are formed in X's dtype.
     """
     n_features = sx.shape[0]
@@ -172,7 +177,11 @@ def tile_moments_t(xt, mean, resp, xc, wx, sx, acc):
     n_active = 0
     for i in range(n_rows):
         n_active += resp[i] != 0.0
-    if 2 * n_active > n_rows:
+    # Gathering costs 2 D scalar copies per row held, against D (D + 1) / 2 products per
+    # row, a vector's worth of rows at a time, that it saves on the others.
+    n_products = n_features * (n_features + 1) // 2
+    lanes = VECTOR_BYTES // xc.itemsize
+    if n_active * (n_products + 2 * n_features * lanes) >= n_rows * n_products:
         n_columns = n_rows
         for d in range(n_features):
             m = mean[d]
@@ -236,9 +245,10 @@ def any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
 
 @kernel()
 def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
-    """``gaussian._chunk_stats`` for full covariances with few features: the statistics
-    of rows ``start:stop`` in ``nk, sx, sxx`` (upper triangles); returns (log-likelihood,
-    total sample weight, assignment fingerprint)."""
+    """``gaussian._chunk_stats`` on transposed tiles: the statistics of rows
+    ``start:stop`` in ``nk, sx, sxx`` (full: upper triangles); returns (log-likelihood,
+    total sample weight, assignment fingerprint).  Full-covariance components come
+    padded (``padded_components``)."""
     n_components, n_features = means.shape
     dtype = X.dtype
     sx[:] = 0.0
