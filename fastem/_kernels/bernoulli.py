@@ -3,11 +3,16 @@
 A component's log-density is linear in a binary row,
 ``log p(x | k) + log pi_k = log_norm[k] + sum over the row's ones of table[d, k]``,
 with ``table[d, k] = log(p_kd / (1 - p_kd))`` and
-``log_norm[k] = log pi_k + sum_d log(1 - p_kd)``; so a pass costs the number of ones
-times K plus N times K, whatever the density, and dense input runs through the same
-code once its ones are listed.  K-means on binary rows has the same linear form (see
-``BinaryKMeansFamily``).  The innermost loops run over components, contiguous in
+``log_norm[k] = log pi_k + sum_d log(1 - p_kd)``; so the log-densities cost the number
+of ones times K plus N times K, whatever the density, and dense input runs through the
+same code once its ones are listed.  K-means on binary rows has the same linear form
+(see ``BinaryKMeansFamily``).  The innermost loops run over components, contiguous in
 ``table``'s rows.
+
+The moments ``sum_n w_n r_nk x_n`` follow the weights: a row whose weight sits on one
+component (a hard row, or a soft one whose other posteriors are exactly 0) adds it once
+per one, and only tiles of rows spread over many components take a per-component loop
+or dense products (see DENSE_MOMENTS).
 
 Arguments shared by the entry points
 ------------------------------------
