@@ -255,14 +255,14 @@ def _chunk_stats(indptr, indices, sample_weight, first_row, start, stop, table, 
 
 @kernel(parallel=True)
 def accumulate_bernoulli(
-    indptr, indices, sample_weight, table, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx_t
+    indptr, indices, sample_weight, table, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx_t, min_group
 ):
     """Add the E-step statistics of the rows to ``out_nk`` (K,) and ``out_sx_t`` (D, K)
-    (sum of w * r_k * x, transposed); ``mode``, ``seed``, ``n_draws``, ``first_row`` and the returned
-    (loglik, weight, fingerprint) as in ``accumulate_gaussian``."""
+    (sum of w * r_k * x, transposed); ``mode``, ``seed``, ``n_draws``, ``first_row``,
+    ``min_group`` and the returned (loglik, weight, fingerprint) as in ``accumulate_gaussian``."""
     n_rows = indptr.shape[0] - 1
     n_chunks = n_chunks_of(n_rows)
-    group = group_size(n_chunks, out_nk.size + out_sx_t.size + 1)
+    group = group_size(n_chunks, out_nk.size + out_sx_t.size + 1, min_group)
     part_totals = np.empty((group, 2))
     part_prints = np.empty(group, dtype=np.uint64)
     part_nk = np.empty((group,) + out_nk.shape)

@@ -48,7 +48,7 @@ def _tile_components(means, factors):
 
 @kernel(parallel=True)
 def accumulate_gaussian(
-    X, sample_weight, means, factors, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx, out_sxx
+    X, sample_weight, means, factors, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx, out_sxx, min_group
 ):
     """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``.
 
@@ -63,6 +63,8 @@ def accumulate_gaussian(
     out_nk : (K,) float64, sum of weights per component.
     out_sx : (K, D) float64, sum of w * r * (x - means[k]).
     out_sxx : (K, D, D) full or (K, D) diag float64, sum of w * r * (x - means[k])^2 terms.
+    min_group : int, ``_jit.busy_group()``: chunks reduced at once, at least (never
+        changes the result).
     Returns (loglik, weight, fingerprint): sum of w * log p(x) (soft, sampled) or of
     w * max_k log(pi_k p_k(x)) (hard); sum of w (the number of rows when unweighted);
     under MODE_HARD, a uint64 hash of the assignment of every row of positive weight (0
@@ -71,7 +73,7 @@ def accumulate_gaussian(
     n_rows = X.shape[0]
     n_components = means.shape[0]
     n_chunks = n_chunks_of(n_rows)
-    group = group_size(n_chunks, out_nk.size + out_sx.size + out_sxx.size + 1)
+    group = group_size(n_chunks, out_nk.size + out_sx.size + out_sxx.size + 1, min_group)
     part_totals = np.empty((group, 2))  # (log-likelihood, weight) per chunk
     part_nk = np.empty((group,) + out_nk.shape)
     part_sx = np.empty((group,) + out_sx.shape)
