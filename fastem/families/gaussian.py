@@ -7,6 +7,7 @@ import numpy as np
 
 from .._kernels._jit import MODE_SAMPLE, MODE_SOFT, busy_group
 from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
+from .._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from ..exceptions import ComponentError
 from ..stats import GaussianStats
 from .mixing import EMPTY_COUNT, log_weights, mixing_weights, weights_from_vector, weights_to_vector
@@ -54,27 +55,20 @@ def _eye_like(n_components, n_features):
 
 
 def _upper_inverse_transpose(chol):
-    """``inv(chol).T`` for a stack of lower Cholesky factors: the upper precision factor
-    (``triu`` drops the rounding-level entries a general solve leaves below the diagonal)."""
-    return np.triu(np.linalg.solve(chol, _eye_like(*chol.shape[:2])).transpose(0, 2, 1))
+    """``inv(chol).T`` for a stack of lower Cholesky factors: the upper precision factor."""
+    upper = np.empty_like(chol)
+    inverse_transpose_lower(chol, upper)
+    return upper
 
 
 def _cholesky_per_component(matrices, what, reg_covar):
     """Lower Cholesky factors; names the first component that is not positive definite."""
-    try:
-        chol = np.linalg.cholesky(matrices)
-        finite = np.isfinite(chol).all(axis=(1, 2))
-        if finite.all():
-            return chol
-        raise ComponentError(_not_pd_message(np.flatnonzero(~finite)[0], what, reg_covar))
-    except np.linalg.LinAlgError:
-        pass
-    for k, matrix in enumerate(matrices):
-        try:
-            np.linalg.cholesky(matrix)
-        except np.linalg.LinAlgError:
-            raise ComponentError(_not_pd_message(k, what, reg_covar)) from None
-    raise AssertionError("a batched Cholesky failed but no single component did")
+    matrices = np.ascontiguousarray(matrices, dtype=np.float64)
+    chol = np.empty_like(matrices)
+    bad = cholesky_lower(matrices, chol)
+    if bad >= 0:
+        raise ComponentError(_not_pd_message(bad, what, reg_covar))
+    return chol
 
 
 def _not_pd_message(k, what, reg_covar):
