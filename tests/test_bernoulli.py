@@ -28,7 +28,7 @@ from fastem import BernoulliMixture, ConvergenceWarning, NotFittedError
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, MODE_SOFT
 from fastem._kernels.weights import EXP_CUTOFF
 from fastem._kernels.bernoulli import (
-    DENSE_MOMENTS, MOMENT_TILE_ROWS, VECTOR_SCATTER, dense_is_cheaper, scatter_cost,
+    DENSE_MOMENTS, MOMENT_TILE_ROWS, dense_is_cheaper, per_component, scatter_cost,
 )
 from fastem._validation import check_binary_data
 from fastem.families.bernoulli import BernoulliFamily, BernoulliParams
@@ -210,6 +210,18 @@ MOMENT_ROUTES = {
 }
 
 
+def route_problem(route, n_samples):
+    """(X, weights, probabilities) of MOMENT_ROUTES[route] at ``n_samples`` rows."""
+    setting = MOMENT_ROUTES[route]
+    n_components, n_features = setting["n_components"], setting["n_features"]
+    X, _, weights, probabilities = bernoulli_problem(
+        setting["seed"], n_samples, n_components, n_features, setting["low"], setting["high"]
+    )
+    if setting["params_range"] is not None:  # not the generating parameters
+        weights, probabilities = random_params(2, n_components, n_features, *setting["params_range"])
+    return X, weights, probabilities
+
+
 def moment_route(X, weights, probabilities):
     """The route every tile of X takes under soft weights, from the kernel's own cost
     rules applied to the reference posteriors (None if the tiles disagree)."""
@@ -227,7 +239,7 @@ def moment_route(X, weights, probabilities):
             if dense_allowed and dense_is_cheaper(cost, len(tile), n_features, n_components):
                 routes.add("dense-products")
             else:
-                vector = [n_nonzero[i] * VECTOR_SCATTER > n_components for i in tile]
+                vector = [not per_component(n_nonzero[i], n_components) for i in tile]
                 routes.add("vector-scatter" if all(vector) else "per-component" if not any(vector) else "mixed")
     return routes.pop() if len(routes) == 1 else None
 
@@ -238,14 +250,9 @@ def moment_route(X, weights, probabilities):
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
 @pytest.mark.parametrize("route", list(MOMENT_ROUTES))
 def test_estep_matches_reference(mode, weighted, source, dtype, route):
-    setting = MOMENT_ROUTES[route]
     n_samples = 2 * CHUNK_ROWS + 301
-    n_components, n_features = setting["n_components"], setting["n_features"]
-    X, _, weights, probabilities = bernoulli_problem(
-        setting["seed"], n_samples, n_components, n_features, setting["low"], setting["high"]
-    )
-    if setting["params_range"] is not None:  # not the generating parameters
-        weights, probabilities = random_params(2, n_components, n_features, *setting["params_range"])
+    X, weights, probabilities = route_problem(route, n_samples)
+    n_components = probabilities.shape[0]
     assert moment_route(X, weights, probabilities) == route
     Xd = X.astype(dtype)
     rows = check_binary_data(sp.csr_matrix(Xd) if source == "csr" else Xd)
@@ -278,14 +285,9 @@ def test_moments_exact_where_a_feature_is_always_one():
     """Every route adds a row's weight to nk and to sx[:, d] alike, so a feature that
     is 1 in every row has sx == nk bit for bit (its maximum-likelihood probability is
     exactly 1)."""
-    for route, setting in MOMENT_ROUTES.items():
-        n_samples = 2 * CHUNK_ROWS + 301
-        X, _, weights, probabilities = bernoulli_problem(
-            setting["seed"], n_samples, setting["n_components"], setting["n_features"],
-            setting["low"], setting["high"],
-        )
-        if setting["params_range"] is not None:
-            weights, probabilities = random_params(2, *probabilities.shape, *setting["params_range"])
+    n_samples = 2 * CHUNK_ROWS + 301
+    for route in MOMENT_ROUTES:
+        X, weights, probabilities = route_problem(route, n_samples)
         X[:, 3] = 1.0
         assert moment_route(X, weights, probabilities) == route
         stats = BernoulliFamily().estep(check_binary_data(X), make_sample_weight(4, n_samples),

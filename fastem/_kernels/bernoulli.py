@@ -44,9 +44,16 @@ DENSE_SPEEDUP = 16
 
 
 @kernel()
+def per_component(n_nonzero, n_components):
+    """Whether a row whose weight sits on ``n_nonzero`` components scatters it per
+    component (else across all K at once)."""
+    return n_nonzero * VECTOR_SCATTER <= n_components
+
+
+@kernel()
 def scatter_cost(n_ones, n_nonzero, n_components):
     """Cost of adding one row's weights to the moments by scattering (see above)."""
-    if n_nonzero * VECTOR_SCATTER <= n_components:
+    if per_component(n_nonzero, n_components):
         return n_ones * n_nonzero
     return n_ones * n_components / VECTOR_SCATTER
 
@@ -118,44 +125,13 @@ def _tile_moments_dense(xt, resp_t, sx_t):
 
 
 @kernel()
-def _tile_moments_dense(xt, resp_t, sx_t):
-    """sx_t[d, k] += sum_i xt[d, i] resp_t[k, i]: a tile's moments as dense products.
-
-    xt : (D padded to even, n) the tile's rows as 0/1, transposed; resp_t : (K padded to
-    even, n) their weights (padding rows are zero).  Two features by two components
-    share each pass over the tile's rows, whose loop is a vectorised reduction.
-    """
-    n_features, n_components = sx_t.shape
-    n_rows = xt.shape[1]
-    for d in range(0, n_features, 2):
-        x0 = xt[d]
-        x1 = xt[d + 1]
-        for k in range(0, n_components, 2):
-            r0 = resp_t[k]
-            r1 = resp_t[k + 1]
-            s00 = s01 = s10 = s11 = 0.0
-            for i in range(n_rows):
-                s00 += x0[i] * r0[i]
-                s01 += x0[i] * r1[i]
-                s10 += x1[i] * r0[i]
-                s11 += x1[i] * r1[i]
-            sx_t[d, k] += s00
-            if k + 1 < n_components:
-                sx_t[d, k + 1] += s01
-            if d + 1 < n_features:
-                sx_t[d + 1, k] += s10
-                if k + 1 < n_components:
-                    sx_t[d + 1, k + 1] += s11
-
-
-@kernel()
 def _scatter_row(indptr, indices, row, weights, n_nonzero, sums):
     """Add a row's weights (K,) to ``sums`` (D + 1, K): row d of ``sums`` gets them for
     each one d of the row, row D (the counts nk) once.  Both get exactly the same
     additions, so where every row has a one, sx == nk holds exactly."""
     n_components = weights.shape[0]
     ones = sums.shape[0] - 1
-    if n_nonzero * VECTOR_SCATTER <= n_components:
+    if per_component(n_nonzero, n_components):
         for k in range(n_components):
             r = weights[k]
             if r == 0.0:
