@@ -158,10 +158,11 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
 
 
 @kernel()
-def tile_moments_t(xt, mean, resp, xc, wx, sx, acc):
+def tile_moments_t(xt, mean, resp, n_active, xc, wx, sx, acc):
     """Add one component's moments of a tile about ``mean`` (rows innermost).
 
-    resp : (n,) weights in X's dtype, zero past the tile's rows.
+    resp : (n,) weights in X's dtype, zero past the tile's rows; ``n_active`` of them
+    are not zero.
     xt : (Dp, n) the tile; xc, wx : (Dp, n) work arrays in X's dtype.
     sx : (D,) float64, gets sum_i resp_i (x_i - mean).
     acc : (D, D) float64, its upper triangle gets sum_i resp_i (x_i - mean)(x_i - mean)^T.
@@ -174,9 +175,6 @@ def tile_moments_t(xt, mean, resp, xc, wx, sx, acc):
     n_features = sx.shape[0]
     n_rows = xt.shape[1]
     zero = xc.dtype.type(0.0)
-    n_active = 0
-    for i in range(n_rows):
-        n_active += resp[i] != 0.0
     # Gathering costs 2 D scalar copies per row held, against D (D + 1) / 2 products per
     # row, a vector's worth of rows at a time, that it saves on the others.
     n_products = n_features * (n_features + 1) // 2
@@ -288,14 +286,16 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
             )
         for k in range(n_components):
             total_k = 0.0
+            n_active = 0
             for i in range(n_rows):
                 total_k += weights_t[k, i]
-            if total_k == 0.0:
+                n_active += weights_t[k, i] != 0.0
+            if n_active == 0:
                 continue  # nothing to add for this component
             if mode != MODE_HARD and mode != MODE_SAMPLE:
                 nk[k] += total_k
             if factors.ndim == 3:
-                tile_moments_t(xt, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
+                tile_moments_t(xt, means[k], weights_t[k], n_active, xc, wx, sx[k], sxx[k])
             else:
                 gaussian_diag.tile_moments(X, tile_start, tile_stop, means[k], weights_t[k], sx[k], sxx[k], work)
     return loglik, weight, fingerprint
@@ -306,7 +306,7 @@ def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_
     """``gaussian.posterior_gaussian`` for rows ``start:stop``, through the same
     log-densities and soft weights as ``chunk_stats`` (so a sampled E-step draws from
     exactly the posterior reported here)."""
-    n_components, n_features = means.shape
+    n_components = means.shape[0]
     dtype = X.dtype
     n_rows = tile_rows(factors, X)
     xt, xc, ys = tile_buffers(X, means, n_rows)
