@@ -123,7 +123,7 @@ def test_estep_matches_reference(covariance_type, dtype, weighted, mode,
 
 
 # Unit diagonal precisions under hard weights (k-means) take gaussian_nearest's path:
-# expanded distances about the mean of the centres, 128-row tiles.
+# expanded distances about the mean of the centres in float32 lanes, 128-row tiles.
 @pytest.mark.parametrize("n_samples, n_features, n_components", [
     pytest.param(1, 1, 1, id="N1-D1-K1"),
     pytest.param(300, 5, 3, id="tile+part"),  # D and K off the 4- and 2-blocks
@@ -158,15 +158,63 @@ def test_unit_precision_hard_estep_matches_reference(dtype, weighted, offset, n_
     rtol = RTOL[dtype]
     for name in ("sx", "sxx"):
         assert_relative_close(getattr(stats, name), getattr(expected, name), rtol, name)
-    # The classification log-likelihood comes from the expanded distances about the mean
-    # of the centres, so an offset costs nothing (measured: 5.7e-8 relative in float32,
-    # at most 1.6e-8 without offset).
+    # The classification log-likelihood comes from each row's distance to its chosen
+    # mean, so an offset costs nothing (measured: at most 1.9e-8 relative in float32,
+    # 1.7e-15 in float64).
     assert stats.loglik == pytest.approx(expected.loglik, rel=rtol)
     # Precisions just off 1 (representable in float32) take the ordinary diagonal kernel.
     near_unit = 1.0 - 2.0**-20
     ordinary = GaussianParams(params.weights, params.means, params.covariances / near_unit**2,
                               params.precisions_cholesky * near_unit)
     assert family.estep(X, sample_weight, ordinary, MODE_HARD).fingerprint == stats.fingerprint
+
+
+def near_tie_rows(rng, means, n_samples, gap):
+    """Rows on the bisector of two random centres, moved ``gap`` of the way towards one
+    of them, plus noise along the bisector: the two centres' squared distances differ
+    by about 2 * gap * |m_a - m_b|^2."""
+    n_components, n_features = means.shape
+    a = rng.integers(n_components, size=n_samples)
+    b = (a + rng.integers(1, n_components, size=n_samples)) % n_components
+    step = means[b] - means[a]
+    noise = rng.normal(size=(n_samples, n_features))
+    noise -= step * ((noise * step).sum(1) / (step * step).sum(1))[:, None]
+    sign = rng.choice([-1.0, 1.0], size=n_samples)
+    return (means[a] + means[b]) / 2 + noise + (gap * sign)[:, None] * step
+
+
+# float64 data is scored in float32 lanes and a row is rescored in float64 unless its
+# two best float32 scores are provably apart: the labels are those of float64.
+# (At 3e18 the float32 scores overflow: measured to mislabel rows without the range check.)
+@pytest.mark.parametrize("scale", [1.0, 3e18, 1e-30], ids=["unit", "float32-overflow", "float32-underflow"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_unit_precision_hard_labels_of_float64_data_are_exact(weighted, scale):
+    rng = np.random.default_rng(11)
+    n_samples, n_features, n_components = 3 * TILE_ROWS + 5, 6, 5
+    means = 4.0 * rng.normal(size=(n_components, n_features))
+    X = near_tie_rows(rng, means, n_samples, 1e-9)
+    X, means = X * scale, means * scale
+    family = GaussianFamily("diag", REG_COVAR)
+    params = family.identity_params(means)
+    sample_weight = make_sample_weight(5, n_samples) if weighted else None
+
+    stats = family.estep(X, sample_weight, params, MODE_HARD)
+
+    # Direct squared distances in float64 resolve gaps of 1e-9 at any scale.
+    distances = ((X[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+    labels = distances.argmin(axis=1)
+    w = np.ones(n_samples) if sample_weight is None else sample_weight
+    assert_allclose(stats.nk, np.bincount(labels, weights=w, minlength=n_components), rtol=1e-14)
+    squares = distances[np.arange(n_samples), labels]
+    log_norm = np.log(params.weights[0]) - 0.5 * n_features * np.log(2 * np.pi)
+    assert stats.loglik == pytest.approx((w * (log_norm - 0.5 * squares)).sum(), rel=1e-14)
+    if scale == 1.0:
+        # The data needs the rescoring: float32 scores alone pick another centre for
+        # many rows.
+        origin = means.mean(axis=0)
+        centres = (means - origin).astype(np.float32)
+        lanes = (X - origin).astype(np.float32) @ centres.T - 0.5 * (centres * centres).sum(axis=1)
+        assert (lanes.argmax(axis=1) != labels).sum() > n_samples // 10
 
 
 @pytest.mark.parametrize("n_samples, n_features, n_components", SHAPES)

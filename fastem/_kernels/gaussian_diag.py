@@ -9,6 +9,8 @@ with no weight on a component are skipped; leftover rows take the one-row path, 
 leftover features (D not a multiple of 4) the one-feature path.
 """
 
+import numpy as np
+
 from ._jit import kernel
 
 
@@ -62,12 +64,16 @@ def tile_moments(X, start, stop, mean, resp, sx, acc, work):
 @kernel()
 def row_moments(X, row, mean, w, sx, acc):
     """sx += w (x_row - mean); acc += w (x_row - mean)**2: one row wholly in one component
-    (hard weights), which skips the per-component scan of the tile."""
+    (hard weights), which skips the per-component scan of the tile.  Returns
+    |x_row - mean|^2 in float64."""
+    squares = 0.0
     for d in range(X.shape[1]):
         v = X[row, d] - mean[d]
         a = w * v
         sx[d] += a
         acc[d] += a * v
+        squares += np.float64(v) * v
+    return squares
 
 
 @kernel()

@@ -2,26 +2,43 @@
 
 With every precision equal to 1 a row's weighted log-density is
 ``log_norm[k] - |x - m_k|^2 / 2``, and its best component is the largest
-``score[k] = log_norm[k] - |m_k|^2 / 2 + x . m_k`` -- one multiply-add per feature and
-component instead of a subtract, a multiply and a multiply-add.  Rows and centres are
-first moved by the mean of the centres (distances do not change), so that the expanded
-form loses no more precision than the data's spread allows.
+``score[k] = bias[k] + x . c_k``: one multiply-add per feature and component instead
+of a subtract, a multiply and a multiply-add.  Rows and centres are first moved by the
+mean of the centres (``x`` and ``c_k = m_k - origin``; distances do not change), and
+``bias[k] = log_norm[k] - max(log_norm) - |c_k|^2 / 2``, so that the expanded form
+loses no more precision than the data's spread allows, at any scale of the data.
 
-A tile of NEAREST_TILE_ROWS rows is transposed once, and the scores of two components
-over four features are updated per pass over the tile's rows; the best score of each
-row is tracked across components with the rows innermost too.  The chosen component's
-moments are then added exactly, about its mean, as in hard mode elsewhere.
+Scores are float32 whatever the data: they only pick a component, and float32 runs
+twice the lanes.  For float64 data every pick is confirmed.  A row's float32 scores are
+within ``E_i = (D + 4) u (max|bias| + max|c| |x_i|)`` of the exact scores of its
+float64 values (u = 2**-24; the conversions, the products and any order of the sums
+included), plus a term for float32's underflow.  When its two best float32 scores are
+more than ``2 E_i`` apart the exact best is the same component; any other row -- a near
+tie, or values too large for float32 -- is scored again in float64.  Labels are
+therefore those of float64 scores, and the chosen component's log-density and moments
+are taken from its exact distance, in X's precision.
+
+A tile of NEAREST_TILE_ROWS rows is transposed (and centred) once, and the scores of
+two components over four features are updated per pass over the tile's rows; the best
+score of each row (and for float64 data the second best) is tracked across components
+with the rows innermost too.
 """
 
 import numpy as np
 
 from ._jit import kernel
 from .gaussian_diag import row_moments
-from .gaussian_tile import centre, transpose_tile
 from .weights import hard_assignment
 
 # Rows per tile: long vector loops over rows amortise each pass's fixed cost.
 NEAREST_TILE_ROWS = 128
+
+# float32's unit roundoff, and a bound on the absolute error of a product or sum that
+# underflows (2**-149 is float32's smallest subnormal; the rest is margin).
+UNIT_ROUNDOFF = 2.0**-24
+UNDERFLOW_ERROR = 2.0**-140
+# Rows whose scores could come near float32's range (3.4e38) are scored in float64.
+FLOAT32_REACH = 2.0**64
 
 
 @kernel()
@@ -34,11 +51,13 @@ def unit_factors(factors):
     return True
 
 
-@kernel()
+@kernel(reassociate=False)  # reassociated, (a - top) - b became a - (top + b): 0 for small b
 def centred_components(X, means, log_norm):
     """(origin (D padded to 4,), centres - origin (K padded to even, D padded to 4), bias
-    (K padded to even, -inf in the padding)), all in X's dtype:
-    the origin is the mean of the centres; bias[k] = log_norm[k] - |centre_k - origin|^2 / 2."""
+    (K padded to even, -inf in the padding)), all in X's dtype: the origin is the mean of
+    the centres; bias[k] = log_norm[k] - max(log_norm) - |centre_k - origin|^2 / 2.
+    (A common shift does not change the argmax; without it a log_norm of -30 would
+    swamp the squared norms of data on a scale of 1e-8.)"""
     n_components, n_features = means.shape
     dtype = X.dtype
     padded = n_features + (-n_features) % 4
@@ -50,34 +69,69 @@ def centred_components(X, means, log_norm):
         origin[d] = total / n_components
     centres = np.zeros((n_components + (n_components & 1), padded), dtype=dtype)
     bias = np.full(n_components + (n_components & 1), -np.inf)
+    top = log_norm.max()
     for k in range(n_components):
         squares = 0.0
         for d in range(n_features):
             c = means[k, d] - origin[d]
             centres[k, d] = c
             squares += np.float64(centres[k, d]) ** 2
-        bias[k] = log_norm[k] - 0.5 * squares
+        if log_norm[k] > -np.inf:
+            bias[k] = (log_norm[k] - top) - 0.5 * squares
     return origin, centres, bias.astype(dtype)
 
 
 @kernel()
-def tile_scores(X, start, stop, origin, centres, bias, xt, score, best, label, sq):
-    """For rows start:stop: label[i] = the first k of largest score[k, i], best[i] that
-    score, sq[i] = |x_i - origin|^2.
+def score_bounds(centres, bias):
+    """(max |bias[k]|, max |centres[k]|) over the components of finite bias, in float64:
+    the two scales of ``E_i`` (module docstring)."""
+    largest_bias = 0.0
+    largest_norm = 0.0
+    for k in range(centres.shape[0]):
+        if bias[k] > -np.inf:
+            largest_bias = max(largest_bias, abs(np.float64(bias[k])))
+            squares = 0.0
+            for d in range(centres.shape[1]):
+                squares += np.float64(centres[k, d]) ** 2
+            largest_norm = max(largest_norm, np.sqrt(squares))
+    return largest_bias, largest_norm
 
-    xt : (D padded to 4, n) work array, its padding features 0; score : (2, n) work array; best, sq : (n,);
-    label : (n,) int64.  All but ``label`` in X's dtype.
+
+@kernel()
+def transpose_centred(X, start, stop, origin, xt, norm, with_norm):
+    """xt[d, i] = X[start + i, d] - origin[d] (in X's dtype, then rounded to xt's); rows
+    past ``stop`` are zero, and so are the padding features.  With ``with_norm``,
+    norm[i] = |X[start + i] - origin| in float64."""
+    n_rows = stop - start
+    for i in range(xt.shape[1]):
+        squares = 0.0
+        if i < n_rows:
+            for d in range(X.shape[1]):
+                v = X[start + i, d] - origin[d]
+                xt[d, i] = v
+                if with_norm:
+                    squares += np.float64(v) * v
+        else:
+            for d in range(X.shape[1]):
+                xt[d, i] = 0.0
+        if with_norm:
+            norm[i] = np.sqrt(squares)
+
+
+@kernel()
+def tile_scores(xt, centres, bias, score, best, second, label, with_second):
+    """label[i] = the first k of largest score[k, i] = bias[k] + centres[k] . xt[:, i],
+    best[i] that score; with ``with_second``, second[i] = the largest score of the
+    other components (equal to best[i] on a tie).
+
+    xt : (D padded to 4, n), centres (K padded to even, D padded to 4), bias (K padded,
+    -inf in the padding), score (2, n) work array, best and second (n,): all float32.
+    label : (n,) int64.
     """
-    n_features = X.shape[1]
     n_rows = xt.shape[1]
-    n_components = bias.shape[0]  # padded to even, with -inf
-    transpose_tile(X, start, stop, xt)
-    centre(xt, origin, xt)  # padding features stay 0: origin is 0 there
-    sq[:] = 0.0
-    for d in range(n_features):
-        for i in range(n_rows):
-            sq[i] += xt[d, i] * xt[d, i]
+    n_components = bias.shape[0]
     best[:] = -np.inf
+    second[:] = -np.inf
     label[:] = 0
     # 2-D indexing, not row views, in the loops: a view costs reference-count updates.
     for k in range(0, n_components, 2):
@@ -96,19 +150,65 @@ def tile_scores(X, start, stop, origin, centres, bias, xt, score, best, label, s
                 x3 = xt[d + 3, i]
                 score[0, i] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
                 score[1, i] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-        for i in range(n_rows):
-            # Strictly greater: ties go to the first component, as in best_component.
-            # Selects, not branches, so that the loop vectorises.
-            top = best[i]
-            chosen = label[i]
-            v = score[0, i]
-            chosen = k if v > top else chosen
-            top = v if v > top else top
-            v = score[1, i]
-            chosen = k + 1 if v > top else chosen
-            top = v if v > top else top
-            best[i] = top
-            label[i] = chosen
+        # Strictly greater: ties go to the first component, as in best_component.
+        # Selects, not branches, so that the loops vectorise; the runner-up is the
+        # larger of itself and the smaller of (best, score).
+        if with_second:
+            for i in range(n_rows):
+                top = best[i]
+                chosen = label[i]
+                runner_up = second[i]
+                v = score[0, i]
+                runner_up = max(runner_up, min(top, v))
+                chosen = k if v > top else chosen
+                top = v if v > top else top
+                v = score[1, i]
+                runner_up = max(runner_up, min(top, v))
+                chosen = k + 1 if v > top else chosen
+                top = v if v > top else top
+                best[i] = top
+                second[i] = runner_up
+                label[i] = chosen
+        else:
+            for i in range(n_rows):
+                top = best[i]
+                chosen = label[i]
+                v = score[0, i]
+                chosen = k if v > top else chosen
+                top = v if v > top else top
+                v = score[1, i]
+                chosen = k + 1 if v > top else chosen
+                top = v if v > top else top
+                best[i] = top
+                label[i] = chosen
+
+
+@kernel()
+def confirmed(best, second, norm, largest_bias, largest_norm, n_features):
+    """True when the float32 scores' best component is certainly the exact best:
+    the gap to the runner-up exceeds twice ``E_i`` (module docstring)."""
+    reach = largest_bias + largest_norm * (norm + 1.0)
+    error = (n_features + 4) * UNIT_ROUNDOFF * reach + (n_features + 2) * UNDERFLOW_ERROR * (1.0 + largest_norm + norm)
+    gap = np.float64(best) - np.float64(second)  # NaN (not confirmed) when both are -inf
+    return reach < FLOAT32_REACH and gap > 2.0 * error
+
+
+@kernel()
+def rescore_row(X, row, origin, centres, bias, xc):
+    """The first k of largest bias[k] + centres[k] . (X[row] - origin), in X's dtype
+    (xc: (D,) work array)."""
+    for d in range(X.shape[1]):
+        xc[d] = X[row, d] - origin[d]
+    top = -np.inf
+    chosen = 0
+    for k in range(bias.shape[0]):
+        s = bias[k]
+        for d in range(X.shape[1]):
+            s += centres[k, d] * xc[d]
+        if s > top:
+            top = s
+            chosen = k
+    return chosen
 
 
 @kernel()
@@ -118,32 +218,44 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
     log-likelihood, total sample weight, assignment fingerprint)."""
     n_components, n_features = means.shape
     weighted = sample_weight.shape[0] > 0
-    dtype = X.dtype
+    # float32 scores of wider data are confirmed, or redone, in the data's precision.
+    confirm = X.itemsize > 4
     nk[:] = 0.0
     sx[:] = 0.0
     sxx[:] = 0.0
     origin, centres, bias = centred_components(X, means, log_norm)
+    largest_bias, largest_norm = score_bounds(centres, bias)
+    lane_centres = centres.astype(np.float32)
+    lane_bias = bias.astype(np.float32)
     n_rows = NEAREST_TILE_ROWS
-    xt = np.zeros((centres.shape[1], n_rows), dtype=dtype)  # padding features stay 0
-    score = np.empty((2, n_rows), dtype=dtype)
-    best = np.empty(n_rows, dtype=dtype)
-    sq = np.empty(n_rows, dtype=dtype)
+    xt = np.zeros((centres.shape[1], n_rows), dtype=np.float32)  # padding features stay 0
+    score = np.empty((2, n_rows), dtype=np.float32)
+    best = np.empty(n_rows, dtype=np.float32)
+    second = np.empty(n_rows, dtype=np.float32)
     label = np.empty(n_rows, dtype=np.int64)
+    norm = np.empty(n_rows)
+    xc = np.empty(n_features, dtype=X.dtype)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
-        tile_scores(X, tile_start, tile_stop, origin, centres, bias, xt, score, best, label, sq)
+        transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
+        tile_scores(xt, lane_centres, lane_bias, score, best, second, label, confirm)
         for i in range(tile_stop - tile_start):
             row = tile_start + i
+            k = label[i]
+            if confirm and not confirmed(best[i], second[i], norm[i], largest_bias, largest_norm, centres.shape[1]):
+                k = rescore_row(X, row, origin, centres, bias, xc)
             w = sample_weight[row] if weighted else 1.0
             weight += w
-            term = np.float64(best[i]) - 0.5 * np.float64(sq[i])
-            loglik += w * term
-            k, row_hash = hard_assignment(label[i], term, w, first_row + row, n_components)
+            # Only the finiteness of log_norm[k] matters to the assignment.
+            k, row_hash = hard_assignment(k, log_norm[k], w, first_row + row, n_components)
             fingerprint += row_hash
             if k >= 0:
                 nk[k] += w
-                row_moments(X, row, means[k], w, sx[k], sxx[k])
+                squares = row_moments(X, row, means[k], w, sx[k], sxx[k])
+                loglik += w * (log_norm[k] - 0.5 * squares)
+            elif w > 0.0:
+                loglik = -np.inf  # a row no component can hold
     return loglik, weight, fingerprint
