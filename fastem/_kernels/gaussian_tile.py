@@ -50,14 +50,29 @@ DIAG_TILE_BYTES = 1024
 
 @kernel()
 def transpose_tile(X, start, stop, xt):
-    """xt[d, i] = X[start + i, d]; rows past ``stop`` are zero."""
+    """xt[d, i] = X[start + i, d]; rows past ``stop`` are zero.
+
+    Blocks of 8 rows by 8 features (constant trip counts, unrolled): 1M x 32 rows took
+    0.034 -> 0.028 s in 128-row float64 tiles and 0.024 -> 0.018 s in 256-row float32
+    tiles (one thread), against row by row."""
     n_rows = stop - start
-    for i in range(xt.shape[1]):
+    n_features = X.shape[1]
+    blocked_rows = n_rows - n_rows % 8
+    blocked_features = n_features - n_features % 8
+    for i0 in range(0, blocked_rows, 8):
+        for d0 in range(0, blocked_features, 8):
+            for d in range(d0, d0 + 8):
+                for q in range(8):
+                    xt[d, i0 + q] = X[start + i0 + q, d]
+        for d in range(blocked_features, n_features):
+            for q in range(8):
+                xt[d, i0 + q] = X[start + i0 + q, d]
+    for i in range(blocked_rows, xt.shape[1]):
         if i < n_rows:
-            for d in range(X.shape[1]):
+            for d in range(n_features):
                 xt[d, i] = X[start + i, d]
         else:
-            for d in range(X.shape[1]):
+            for d in range(n_features):
                 xt[d, i] = 0.0
 
 
