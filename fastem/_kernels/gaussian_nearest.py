@@ -20,8 +20,8 @@ are taken from its exact distance, in X's precision.
 
 A tile of NEAREST_TILE_ROWS rows is transposed (and centred) once, and the scores of
 two components over four features are updated per pass over the tile's rows; the best
-score of each row (and for float64 data the second best) is tracked across components
-with the rows innermost too.
+and second-best score of each row are tracked across components with the rows
+innermost too (the runner-up costs float32 data nothing measurable).
 """
 
 import numpy as np
@@ -119,10 +119,10 @@ def transpose_centred(X, start, stop, origin, xt, norm, with_norm):
 
 
 @kernel()
-def tile_scores(xt, centres, bias, score, best, second, label, with_second):
+def tile_scores(xt, centres, bias, score, best, second, label):
     """label[i] = the first k of largest score[k, i] = bias[k] + centres[k] . xt[:, i],
-    best[i] that score; with ``with_second``, second[i] = the largest score of the
-    other components (equal to best[i] on a tie).
+    best[i] that score, second[i] the largest score of the other components (equal to
+    best[i] on a tie).
 
     xt : (D padded to 4, n), centres (K padded to even, D padded to 4), bias (K padded,
     -inf in the padding), score (2, n) work array, best and second (n,): all float32.
@@ -153,34 +153,21 @@ def tile_scores(xt, centres, bias, score, best, second, label, with_second):
         # Strictly greater: ties go to the first component, as in best_component.
         # Selects, not branches, so that the loops vectorise; the runner-up is the
         # larger of itself and the smaller of (best, score).
-        if with_second:
-            for i in range(n_rows):
-                top = best[i]
-                chosen = label[i]
-                runner_up = second[i]
-                v = score[0, i]
-                runner_up = max(runner_up, min(top, v))
-                chosen = k if v > top else chosen
-                top = v if v > top else top
-                v = score[1, i]
-                runner_up = max(runner_up, min(top, v))
-                chosen = k + 1 if v > top else chosen
-                top = v if v > top else top
-                best[i] = top
-                second[i] = runner_up
-                label[i] = chosen
-        else:
-            for i in range(n_rows):
-                top = best[i]
-                chosen = label[i]
-                v = score[0, i]
-                chosen = k if v > top else chosen
-                top = v if v > top else top
-                v = score[1, i]
-                chosen = k + 1 if v > top else chosen
-                top = v if v > top else top
-                best[i] = top
-                label[i] = chosen
+        for i in range(n_rows):
+            top = best[i]
+            chosen = label[i]
+            runner_up = second[i]
+            v = score[0, i]
+            runner_up = max(runner_up, min(top, v))
+            chosen = k if v > top else chosen
+            top = v if v > top else top
+            v = score[1, i]
+            runner_up = max(runner_up, min(top, v))
+            chosen = k + 1 if v > top else chosen
+            top = v if v > top else top
+            best[i] = top
+            second[i] = runner_up
+            label[i] = chosen
 
 
 @kernel()
@@ -241,7 +228,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
-        tile_scores(xt, lane_centres, lane_bias, score, best, second, label, confirm)
+        tile_scores(xt, lane_centres, lane_bias, score, best, second, label)
         for i in range(tile_stop - tile_start):
             row = tile_start + i
             k = label[i]
