@@ -57,7 +57,9 @@ def centred_components(X, means, log_norm):
     (K padded to even, -inf in the padding)), all in X's dtype: the origin is the mean of
     the centres; bias[k] = log_norm[k] - max(log_norm) - |centre_k - origin|^2 / 2.
     (A common shift does not change the argmax; without it a log_norm of -30 would
-    swamp the squared norms of data on a scale of 1e-8.)"""
+    swamp the squared norms of data on a scale of 1e-8.)  Then, in float64, the two
+    scales of ``E_i`` (module docstring) over the components of finite bias: max |bias|
+    and max |centre - origin|."""
     n_components, n_features = means.shape
     dtype = X.dtype
     padded = n_features + (-n_features) % 4
@@ -70,6 +72,8 @@ def centred_components(X, means, log_norm):
     centres = np.zeros((n_components + (n_components & 1), padded), dtype=dtype)
     bias = np.full(n_components + (n_components & 1), -np.inf)
     top = log_norm.max()
+    largest_bias = 0.0
+    largest_norm = 0.0
     for k in range(n_components):
         squares = 0.0
         for d in range(n_features):
@@ -78,23 +82,9 @@ def centred_components(X, means, log_norm):
             squares += np.float64(centres[k, d]) ** 2
         if log_norm[k] > -np.inf:
             bias[k] = (log_norm[k] - top) - 0.5 * squares
-    return origin, centres, bias.astype(dtype)
-
-
-@kernel()
-def score_bounds(centres, bias):
-    """(max |bias[k]|, max |centres[k]|) over the components of finite bias, in float64:
-    the two scales of ``E_i`` (module docstring)."""
-    largest_bias = 0.0
-    largest_norm = 0.0
-    for k in range(centres.shape[0]):
-        if bias[k] > -np.inf:
-            largest_bias = max(largest_bias, abs(np.float64(bias[k])))
-            squares = 0.0
-            for d in range(centres.shape[1]):
-                squares += np.float64(centres[k, d]) ** 2
+            largest_bias = max(largest_bias, abs(bias[k]))
             largest_norm = max(largest_norm, np.sqrt(squares))
-    return largest_bias, largest_norm
+    return origin, centres, bias.astype(dtype), largest_bias, largest_norm
 
 
 @kernel()
@@ -210,8 +200,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
     nk[:] = 0.0
     sx[:] = 0.0
     sxx[:] = 0.0
-    origin, centres, bias = centred_components(X, means, log_norm)
-    largest_bias, largest_norm = score_bounds(centres, bias)
+    origin, centres, bias, largest_bias, largest_norm = centred_components(X, means, log_norm)
     lane_centres = centres.astype(np.float32)
     lane_bias = bias.astype(np.float32)
     n_rows = NEAREST_TILE_ROWS
