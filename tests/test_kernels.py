@@ -18,9 +18,6 @@ from scipy.stats import multivariate_normal
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, PARTIAL_BYTES
 from fastem._kernels.gaussian import accumulate_gaussian
 from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_TILE_ROWS
-
-# The shortest tile in use: diagonal covariances, float64.
-TILE_ROWS = DIAG_TILE_BYTES // 8
 from fastem._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from fastem._kernels.seeding import squared_distances
 from fastem.exceptions import ComponentError
@@ -29,6 +26,9 @@ from fastem.stats import GaussianStats
 
 import reference
 from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads
+
+# The shortest tile in use: diagonal covariances, float64.
+TILE_ROWS = DIAG_TILE_BYTES // 8
 
 COVARIANCE_TYPES = ["full", "diag"]
 DTYPES = [np.float32, np.float64]

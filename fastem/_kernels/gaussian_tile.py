@@ -14,8 +14,9 @@ Full-covariance tiles have their features padded to a multiple of four (zero fea
 add nothing), so that ``log_prob_t`` forms four rows of ``L @ (x - mean)`` per pass,
 four features per update; their rows are as many as keep a tile in the L2 cache.  Per
 tile the log-densities are held as ``logp_t[k, i]`` (components by rows).  The
-densities, exps, weights and a tile's moments are in X's dtype (float32 data: twice the
-lanes), and a tile's sums enter the float64 accumulators once per tile and component.
+densities, exps, weights and moments are in X's dtype (float32 data: twice the lanes),
+and their sums enter the float64 accumulators once per block of rows and component (a
+tile, or for full covariances the rows that sparse tiles deferred to the chunk's end).
 Soft weights are formed for the whole tile at once (sampled weights are drawn from them
 row by row); hard weights reuse the per-row code of ``weights``.
 """
