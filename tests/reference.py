@@ -81,11 +81,22 @@ def log_sum_exp(a):
         return safe + np.log(np.sum(np.exp(a - safe[:, None]), axis=1))
 
 
+def soft_weights(wlp):
+    """``(resp, log_prob)`` of rows of weighted log-densities.  The posteriors are the
+    exps relative to each row's best term over their sum: ``exp(wlp - log_prob)`` would
+    round the exponent by an ulp of log p(x), 1e-12 at log p = -5000.  Rows that are all
+    -inf get NaN weights."""
+    log_prob = log_sum_exp(wlp)
+    top = wlp.max(axis=1, keepdims=True)
+    exps = np.exp(wlp - np.where(np.isfinite(top), top, 0.0))
+    with np.errstate(invalid="ignore"):
+        return exps / exps.sum(axis=1, keepdims=True), log_prob
+
+
 def posterior(X, weights, means, precisions_cholesky):
     """``(resp (N, K), log_prob (N,), label (N,))``: soft posteriors, log p(x), argmax."""
     wlp = weighted_log_prob(X, weights, means, precisions_cholesky)
-    log_prob = log_sum_exp(wlp)
-    resp = np.exp(wlp - log_prob[:, None])
+    resp, log_prob = soft_weights(wlp)
     label = np.argmax(wlp, axis=1)  # the first of equal maxima
     return resp, log_prob, label
 
@@ -98,8 +109,7 @@ def point_weights(X, weights, means, precisions_cholesky, mode):
     """
     wlp = weighted_log_prob(X, weights, means, precisions_cholesky)
     if mode == "soft":
-        log_prob = log_sum_exp(wlp)
-        return np.exp(wlp - log_prob[:, None]), log_prob
+        return soft_weights(wlp)
     if mode == "hard":
         label = np.argmax(wlp, axis=1)
         resp = np.zeros_like(wlp)

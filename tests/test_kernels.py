@@ -262,20 +262,46 @@ def test_hard_mode_gives_ties_to_the_first_component(covariance_type):
     assert_array_equal(resp[:, 2], resp[:, 0])
 
 
+def shared_point(params, gap=10.0):
+    """A point between means 0 and 1 whose weighted log-density under component 0 is
+    ``gap`` above component 1's (bisection along the segment between the means): its
+    posterior on component 1 is about exp(-gap), small enough that rounding of the
+    log-densities hardly moves it, far above the exp cutoff."""
+    def excess(t):
+        point = params.means[0] + t * (params.means[1] - params.means[0])
+        logp = reference.weighted_log_prob(point[None], params.weights, params.means, params.precisions_cholesky)
+        return logp[0, 0] - logp[0, 1] - gap, point
+
+    low, high = 0.0, 1.0  # excess(0) > 0 > excess(1)
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if excess(middle)[0] > 0 else (low, middle)
+    return excess(low)[1]
+
+
+@pytest.mark.parametrize("n_features, n_components", [(3, 4), (20, 8)], ids=["D3-K4", "D20-K8"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_soft_estep_with_separated_components_matches_reference(covariance_type, dtype, weighted):
+def test_soft_estep_with_separated_components_matches_reference(covariance_type, dtype, weighted,
+                                                                 n_features, n_components):
     # Components 40 apart: nearly every row's posterior is exactly one-hot (the other
     # terms fall below the exp cutoff) and the diagonal kernel adds such rows to their
     # component directly; a few rows between two components still share their weight.
+    # Full covariances gather such sparse rows for their moments: per tile at D = 3,
+    # once per chunk at D = 20 (DEFERRED_FEATURES), where about 1/8 of a tile's rows is
+    # few enough to be gathered in either dtype.
+    from fastem._kernels.gaussian_tile import DEFERRED_FEATURES, gather_is_cheaper
+
+    if n_features >= DEFERRED_FEATURES:
+        assert gather_is_cheaper(TILE_ROWS // 6, TILE_ROWS, n_features, np.dtype(dtype).itemsize)
     n_samples = CHUNK_ROWS + 3 * TILE_ROWS + 5
-    X, params = make_problem(21, n_samples, 3, 4, covariance_type, dtype)
+    X, params = make_problem(21, n_samples, n_features, n_components, covariance_type, dtype)
     params = GaussianParams(params.weights, params.means * 20.0, params.covariances,
                             params.precisions_cholesky)
-    labels = np.random.default_rng(21).integers(4, size=n_samples)
+    labels = np.random.default_rng(21).integers(n_components, size=n_samples)
     X = (X - X.mean(axis=0) + params.means[labels]).astype(dtype)
-    X[::97] = ((params.means[0] + params.means[1]) / 2).astype(dtype)  # shared rows
+    X[::97] = shared_point(params).astype(dtype)  # rows that components 0 and 1 share
     sample_weight = make_sample_weight(21, n_samples) if weighted else None
     family = GaussianFamily(covariance_type, REG_COVAR)
 

@@ -45,6 +45,9 @@ FEATURE_BLOCK = 4
 # faster; row 3, D = 4, 3% slower).
 DEFERRED_FEATURES = 16
 
+# Rows that ``gather_columns`` copies at once (its stores fill this many consecutive columns).
+GATHER_ROWS = 16
+
 # Bytes of one vector register (AVX-512), for the cost model of gather_is_cheaper.
 VECTOR_BYTES = 64
 
@@ -209,10 +212,11 @@ def dense_moments_t(xt, mean, resp, xc, wx, sx, acc):
 
 
 @kernel()
-def gathered_moments(X, start, mean, resp, xc, wx, sx, acc):
+def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
     """Add one component's moments about ``mean`` of the rows ``start + i`` with
     ``resp[i] != 0``: they are copied from X's rows into the columns of ``xc`` and
-    ``wx`` (as ``dense_moments_t`` takes them), a block of ``xc.shape[1]`` at a time.
+    ``wx`` (as ``dense_moments_t`` takes them), a block of ``xc.shape[1]`` at a time;
+    ``rows`` (at least resp's length, int64) is a work array for their indices.
 
     A chunk's sparse tiles defer their rows to this one pass, so that each sum runs
     over the rows of four tiles at once: with sharp posteriors a component holds about
@@ -220,23 +224,47 @@ def gathered_moments(X, start, mean, resp, xc, wx, sx, acc):
     moments per tile / per chunk, one thread: 0.099 / 0.058 s float64, 0.071 / 0.051 s
     float32).
     """
-    n_features = sx.shape[0]
-    n_block = xc.shape[1]
-    n_columns = 0
+    n_active = 0
     for i in range(resp.shape[0]):
-        r = resp[i]
-        if r == 0.0:
-            continue
-        for d in range(n_features):
-            v = X[start + i, d] - mean[d]
-            xc[d, n_columns] = v
-            wx[d, n_columns] = r * v
-        n_columns += 1
-        if n_columns == n_block:
-            column_moments(xc, wx, n_columns, sx, acc)
-            n_columns = 0
-    if n_columns > 0:
+        rows[n_active] = start + i
+        n_active += resp[i] != 0.0
+    n_block = xc.shape[1]
+    for first in range(0, n_active, n_block):
+        n_columns = min(n_block, n_active - first)
+        gather_columns(X, rows[first : first + n_columns], start, mean, resp, xc, wx)
         column_moments(xc, wx, n_columns, sx, acc)
+
+
+@kernel()
+def gather_columns(X, rows, start, mean, resp, xc, wx):
+    """xc[d, c] = X[rows[c], d] - mean[d] and wx[d, c] = resp[rows[c] - start] xc[d, c]
+    for the columns c < len(rows).
+
+    GATHER_ROWS rows at a time, features outer: each feature's stores then fill
+    consecutive columns, where one row at a time stored each feature to another cache
+    line (row 4, 50k x 128, K = 8, the copies alone, one thread: 0.019 -> 0.010 s in
+    either dtype).
+    """
+    n_features = X.shape[1]
+    n_rows = rows.shape[0]
+    n_grouped = n_rows - n_rows % GATHER_ROWS
+    w = np.empty(GATHER_ROWS, dtype=resp.dtype)
+    for c0 in range(0, n_grouped, GATHER_ROWS):
+        group = rows[c0 : c0 + GATHER_ROWS]
+        for q in range(GATHER_ROWS):
+            w[q] = resp[group[q] - start]
+        for d in range(n_features):
+            m = mean[d]
+            for q in range(GATHER_ROWS):
+                v = X[group[q], d] - m
+                xc[d, c0 + q] = v
+                wx[d, c0 + q] = w[q] * v
+    for c in range(n_grouped, n_rows):
+        r = resp[rows[c] - start]
+        for d in range(n_features):
+            v = X[rows[c], d] - mean[d]
+            xc[d, c] = v
+            wx[d, c] = r * v
 
 
 @kernel()
@@ -339,6 +367,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     defer = factors.ndim == 3 and sx.shape[1] >= DEFERRED_FEATURES
     deferred = np.zeros((n_components, stop - start if defer else 0), dtype=dtype)
     n_deferred = np.zeros(n_components, dtype=np.int64)
+    rows = np.empty(max(n_rows, stop - start), dtype=np.int64)  # gathered_moments' rows
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -384,13 +413,13 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
                         deferred[k, offset + i] = weights_t[k, i]
                     n_deferred[k] += n_active
                 else:
-                    gathered_moments(X, tile_start, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
+                    gathered_moments(X, tile_start, means[k], weights_t[k], xc, wx, rows, sx[k], sxx[k])
             else:
                 dense_moments_t(xt, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
     if factors.ndim == 3:  # (a branch Numba prunes for diagonal factors)
         for k in range(n_components):
             if n_deferred[k] > 0:
-                gathered_moments(X, start, means[k], deferred[k], xc, wx, sx[k], sxx[k])
+                gathered_moments(X, start, means[k], deferred[k], xc, wx, rows, sx[k], sxx[k])
     return loglik, weight, fingerprint
 
 
