@@ -200,7 +200,7 @@ def normalise_row(logp, mode):
     inv = 1.0 / total
     for k in range(n_components):
         logp[k] *= inv
-    return top + np.log(total)
+    return top + log_total(total)
 
 
 @kernel()
