@@ -228,11 +228,17 @@ def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
     for i in range(resp.shape[0]):
         rows[n_active] = start + i
         n_active += resp[i] != 0.0
-    n_block = xc.shape[1]
+    n_block = xc.shape[1]  # a multiple of GATHER_ROWS
     for first in range(0, n_active, n_block):
         n_columns = min(n_block, n_active - first)
         gather_columns(X, rows[first : first + n_columns], start, mean, resp, xc, wx)
-        column_moments(xc, wx, n_columns, sx, acc)
+        # Zero columns up to a whole group: column_moments' vector loop then takes them
+        # all, where its scalar remainder took up to 15 columns one by one (D = 32,
+        # float32, 63 columns: 1.8x the time of 64).
+        n_whole = n_columns + (-n_columns) % GATHER_ROWS
+        xc[:, n_columns:n_whole] = 0.0
+        wx[:, n_columns:n_whole] = 0.0
+        column_moments(xc, wx, n_whole, sx, acc)
 
 
 @kernel()
@@ -309,6 +315,26 @@ def column_moments(xc, wx, n_columns, sx, acc):
                 s31 += w3 * x1
                 s32 += w3 * x2
                 s33 += w3 * x3
+            if d + FEATURE_BLOCK <= n_features:  # (and so j + FEATURE_BLOCK)
+                # Spelt out: indexing the tuple below by loop counters costs a trip
+                # through memory per sum.
+                acc[j, d] += s00
+                acc[j, d + 1] += s01
+                acc[j, d + 2] += s02
+                acc[j, d + 3] += s03
+                acc[j + 1, d] += s10
+                acc[j + 1, d + 1] += s11
+                acc[j + 1, d + 2] += s12
+                acc[j + 1, d + 3] += s13
+                acc[j + 2, d] += s20
+                acc[j + 2, d + 1] += s21
+                acc[j + 2, d + 2] += s22
+                acc[j + 2, d + 3] += s23
+                acc[j + 3, d] += s30
+                acc[j + 3, d + 1] += s31
+                acc[j + 3, d + 2] += s32
+                acc[j + 3, d + 3] += s33
+                continue
             sums = (s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
             for a in range(min(FEATURE_BLOCK, n_features - j)):
                 for b in range(min(FEATURE_BLOCK, n_features - d)):
