@@ -162,20 +162,21 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
                             y1[i] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
                             y2[i] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
                             y3[i] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                # The diagonal block (j == d) is lower triangular: 10 products of 16.
                 elif d == 0:
                     for i in range(n_rows):
                         x0, x1, x2, x3 = xc[0, i], xc[1, i], xc[2, i], xc[3, i]
-                        v0 = (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
-                        v1 = (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
-                        v2 = (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+                        v0 = a0 * x0
+                        v1 = b0 * x0 + b1 * x1
+                        v2 = (c0 * x0 + c1 * x1) + c2 * x2
                         v3 = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
                         s[i] = (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
                 else:
                     for i in range(n_rows):
                         x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
-                        v0 = y0[i] + ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3))
-                        v1 = y1[i] + ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3))
-                        v2 = y2[i] + ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3))
+                        v0 = y0[i] + a0 * x0
+                        v1 = y1[i] + (b0 * x0 + b1 * x1)
+                        v2 = y2[i] + ((c0 * x0 + c1 * x1) + c2 * x2)
                         v3 = y3[i] + ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3))
                         s[i] += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
         norm = log_norm[k]
