@@ -63,7 +63,7 @@ _LN2_HI_F32 = np.float32(0.693359375)
 _LN2_LO_F32 = np.float32(-2.12194440e-4)
 _INV_LN2_F32 = np.float32(1.44269504)
 _HALF_F32 = np.float32(0.5)
-_EXP_TAYLOR_F32 = tuple(np.float32(1.0 / math.factorial(n)) for n in range(9, -1, -1))  # 1/7!, ..., 1
+_EXP_TAYLOR_F32 = tuple(np.float32(1.0 / math.factorial(n)) for n in range(7, -1, -1))  # 1/7!, ..., 1
 
 
 @kernel(reassociate=False)
