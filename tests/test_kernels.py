@@ -49,8 +49,7 @@ SHAPES = [
     pytest.param(TILE_ROWS + 1, 5, 1, id="K1-tile+1"),
     pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 903 rows
     pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2437 rows
-    # Full covariances: tiles of MAX_TILE_ROWS float64 rows (300 = one tile and a part;
-    # float32 tiles hold twice as many, and 1324 rows are two and a part), features
+    # Full covariances: tiles of MAX_TILE_ROWS rows (300 = one tile and a part), features
     # padded to a multiple of four (35), and with many features tiles cut to
     # FULL_TILE_BYTES (130: 112 float64 rows).
     pytest.param(300, 32, 2, id="D32"),

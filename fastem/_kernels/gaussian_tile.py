@@ -28,14 +28,13 @@ from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
 # Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
-# copies xc and wx are as large), at most MAX_TILE_ROWS float64 rows' bytes (256
-# float64, 512 float32 rows).  Loops over a tile's rows are short vector loops, each
-# with a fixed cost (runtime alias checks, the horizontal sum of a reduction): 256 rows
-# rather than 32 took the moments of 1M x 4, K = 8 from 51 to 15 ms (one thread), and
-# 512 float32 rows rather than 256 took row 3 of the benchmark from 0.0137-0.0144 to
-# 0.0130-0.0134 s per iteration (two runs each).  At 128 features, 256 float64 rows
-# (256 KiB) took the log-densities of 50k rows, K = 8, from 0.15 to 0.39 s; 128 rows
-# or 256 float32 rows (128 KiB) kept them in the L2 cache.
+# copies xc and wx are as large), at most MAX_TILE_ROWS.  Loops over a tile's rows are
+# short vector loops, each with a fixed cost (runtime alias checks, the horizontal sum
+# of a reduction): 256 rows rather than 32 took the moments of 1M x 4, K = 8 from 51 to
+# 15 ms (one thread).  512 float32 rows measured within the noise of 256 (rows 2 and 3
+# of the benchmark).  At 128 features, 256 float64 rows (256 KiB) took the
+# log-densities of 50k rows, K = 8, from 0.15 to 0.39 s; 128 rows or 256 float32 rows
+# (128 KiB) kept them in the L2 cache.
 MAX_TILE_ROWS = 256
 FULL_TILE_BYTES = 2**17
 
@@ -347,8 +346,8 @@ def column_moments(xc, wx, n_columns, sx, acc):
 @kernel()
 def tile_rows(factors, X):
     """Rows per tile: for full covariances as many as keep a tile within
-    FULL_TILE_BYTES (at most MAX_TILE_ROWS float64 rows' bytes, a multiple of 16),
-    for diagonal ones DIAG_TILE_BYTES // itemsize."""
+    FULL_TILE_BYTES (at most MAX_TILE_ROWS, a multiple of 16), for diagonal ones
+    DIAG_TILE_BYTES // itemsize."""
     if factors.ndim == 3:
         by_bytes = FULL_TILE_BYTES // (factors.shape[1] * X.itemsize)
         return max(16, min(MAX_TILE_ROWS, by_bytes - by_bytes % 16))
