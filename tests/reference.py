@@ -72,25 +72,18 @@ def weighted_log_prob(X, weights, means, precisions_cholesky):
     return out
 
 
-def log_sum_exp(a):
-    """Row-wise ``log(sum(exp(a)))`` of a 2-D array, -inf for rows that are all -inf."""
-    a = _f64(a)
-    top = a.max(axis=1)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):  # log(0) = -inf is the answer for such rows
-        return safe + np.log(np.sum(np.exp(a - safe[:, None]), axis=1))
-
-
 def soft_weights(wlp):
-    """``(resp, log_prob)`` of rows of weighted log-densities.  The posteriors are the
-    exps relative to each row's best term over their sum: ``exp(wlp - log_prob)`` would
-    round the exponent by an ulp of log p(x), 1e-12 at log p = -5000.  Rows that are all
-    -inf get NaN weights."""
-    log_prob = log_sum_exp(wlp)
+    """``(resp, log_prob)`` of rows of weighted log-densities: log p(x) by log-sum-exp
+    (-inf for rows that are all -inf, whose weights are NaN), and the posteriors as the
+    exps relative to each row's best term over their sum (``exp(wlp - log_prob)``
+    would round the exponent by an ulp of log p(x), 1e-12 at log p = -5000)."""
+    wlp = _f64(wlp)
     top = wlp.max(axis=1, keepdims=True)
-    exps = np.exp(wlp - np.where(np.isfinite(top), top, 0.0))
-    with np.errstate(invalid="ignore"):
-        return exps / exps.sum(axis=1, keepdims=True), log_prob
+    safe = np.where(np.isfinite(top), top, 0.0)
+    exps = np.exp(wlp - safe)
+    total = exps.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows with no finite term
+        return exps / total, (safe + np.log(total))[:, 0]
 
 
 def posterior(X, weights, means, precisions_cholesky):
