@@ -228,12 +228,12 @@ def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
     """
     n_active = 0
     for i in range(resp.shape[0]):
-        rows[n_active] = start + i
+        rows[n_active] = i
         n_active += resp[i] != 0.0
     n_block = xc.shape[1]  # a multiple of GATHER_ROWS
     for first in range(0, n_active, n_block):
         n_columns = min(n_block, n_active - first)
-        gather_columns(X, rows[first : first + n_columns], start, mean, resp, xc, wx)
+        gather_columns(X, start, rows[first : first + n_columns], mean, resp, xc, wx)
         # Zero columns up to a whole group: column_moments' vector loop then takes them
         # all, where its scalar remainder took up to 15 columns one by one (D = 32,
         # float32, 63 columns: 1.8x the time of 64).
@@ -244,8 +244,8 @@ def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
 
 
 @kernel()
-def gather_columns(X, rows, start, mean, resp, xc, wx):
-    """xc[d, c] = X[rows[c], d] - mean[d] and wx[d, c] = resp[rows[c] - start] xc[d, c]
+def gather_columns(X, start, rows, mean, resp, xc, wx):
+    """xc[d, c] = X[start + rows[c], d] - mean[d] and wx[d, c] = resp[rows[c]] xc[d, c]
     for the columns c < len(rows).
 
     GATHER_ROWS rows at a time, features outer: each feature's stores then fill
@@ -260,17 +260,17 @@ def gather_columns(X, rows, start, mean, resp, xc, wx):
     for c0 in range(0, n_grouped, GATHER_ROWS):
         group = rows[c0 : c0 + GATHER_ROWS]
         for q in range(GATHER_ROWS):
-            w[q] = resp[group[q] - start]
+            w[q] = resp[group[q]]
         for d in range(n_features):
             m = mean[d]
             for q in range(GATHER_ROWS):
-                v = X[group[q], d] - m
+                v = X[start + group[q], d] - m
                 xc[d, c0 + q] = v
                 wx[d, c0 + q] = w[q] * v
     for c in range(n_grouped, n_rows):
-        r = resp[rows[c] - start]
+        r = resp[rows[c]]
         for d in range(n_features):
-            v = X[rows[c], d] - mean[d]
+            v = X[start + rows[c], d] - mean[d]
             xc[d, c] = v
             wx[d, c] = r * v
 
