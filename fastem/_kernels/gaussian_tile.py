@@ -16,7 +16,8 @@ four features per update; their rows are as many as keep a tile in the L2 cache.
 tile the log-densities are held as ``logp_t[k, i]`` (components by rows).  The
 densities, exps, weights and moments are in X's dtype (float32 data: twice the lanes),
 and their sums enter the float64 accumulators once per block of rows and component (a
-tile, or for full covariances the rows that sparse tiles deferred to the chunk's end).
+tile; for full covariances the rows that sparse tiles deferred to the chunk's end; for
+diagonal ones each component's rows with weight, listed for the whole chunk).
 Soft weights are formed for the whole tile at once (sampled weights are drawn from them
 row by row); hard weights reuse the per-row code of ``weights``.
 """
@@ -396,6 +397,14 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     deferred = np.zeros((n_components, stop - start if defer else 0), dtype=dtype)
     n_deferred = np.zeros(n_components, dtype=np.int64)
     rows = np.empty(max(n_rows, stop - start), dtype=np.int64)  # gathered_moments' rows
+    # Diagonal covariances: each component's rows with weight, and their weights, listed
+    # for the whole chunk (gaussian_diag.listed_moments).
+    n_listed_rows = stop - start if factors.ndim == 2 else 0
+    listed = np.empty((n_components, n_listed_rows), dtype=np.int32)
+    listed_weights = np.empty((n_components, n_listed_rows), dtype=dtype)
+    n_listed = np.zeros(n_components, dtype=np.int64)
+    row_counts = np.empty(n_rows, dtype=np.int32)
+    row_labels = np.empty(n_rows, dtype=np.int32)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -422,6 +431,10 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
             loglik = tile_weights(
                 loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t
             )
+        if factors.ndim == 2:
+            gaussian_diag.list_rows(
+                weights_t, n_used, tile_start - start, row_counts, row_labels, listed, listed_weights, n_listed
+            )
         for k in range(n_components):
             total_k = 0.0
             n_active = 0
@@ -433,8 +446,8 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
             if mode != MODE_HARD and mode != MODE_SAMPLE:
                 nk[k] += total_k
             if factors.ndim == 2:
-                gaussian_diag.tile_moments(X, tile_start, tile_stop, means[k], weights_t[k], sx[k], sxx[k], work)
-            elif gather_is_cheaper(n_active, n_rows, sx.shape[1], X.itemsize):
+                continue  # listed above
+            if gather_is_cheaper(n_active, n_rows, sx.shape[1], X.itemsize):
                 if defer:
                     offset = tile_start - start
                     for i in range(n_used):
@@ -448,6 +461,12 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
         for k in range(n_components):
             if n_deferred[k] > 0:
                 gathered_moments(X, start, means[k], deferred[k], xc, wx, rows, sx[k], sxx[k])
+    else:
+        for k in range(n_components):
+            if n_listed[k] > 0:
+                gaussian_diag.listed_moments(
+                    X, start, means[k], listed[k], listed_weights[k], n_listed[k], sx[k], sxx[k], work
+                )
     return loglik, weight, fingerprint
 
 
