@@ -59,6 +59,27 @@ def test_tiny_table_in_process():
         assert record["fastem"]["data_bytes"] == 2000 * 4 * itemsize
 
 
+def test_timing_rounds_go_on_until_they_took_min_seconds(monkeypatch):
+    calls = []
+    clock = [0.0]
+
+    def fit(max_iter):  # a fit that takes 1 + max_iter "seconds" on a fake clock
+        calls.append(max_iter)
+        clock[0] += 1.0 + max_iter
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    # Rounds take 2 + 5 = 7 s: 20 s needs three of them, more than repeats=2.
+    assert bench.seconds_per_iteration(fit, repeats=2, min_seconds=20.0) == 1.0
+    assert calls == [1, 4] * 3
+    calls.clear()
+    assert bench.seconds_per_iteration(fit, repeats=2) == 1.0
+    assert calls == [1, 4] * 2
+    calls.clear()
+    monkeypatch.setattr(bench, "MAX_ROUNDS", 5)
+    bench.seconds_per_iteration(fit, repeats=2, min_seconds=1e9)
+    assert calls == [1, 4] * 5
+
+
 def test_measurement_in_a_fresh_process():
     result = bench.measure_in_child(ROW, "fastem", "float32", 2000, n_threads=1, repeats=1)
     assert set(result) == {"seconds_per_iteration", "peak_bytes", "peak_exact", "data_bytes", "stopped_early"}
