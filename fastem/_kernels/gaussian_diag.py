@@ -64,8 +64,8 @@ def listed_moments(X, start, mean, rows, weights, count, sx, acc, work):
     once: per tile, with sharp posteriors, a component held a handful of rows, and the
     fixed cost of each tile's sums outweighed them (row 1 of the benchmark, 1M x 32,
     K = 32, one thread).  Four rows share each update of the sums, which are formed in
-    X's dtype in ``work`` ((2, 1, D)) and enter the float64 ``sx`` and ``acc`` ((D,))
-    every SUMMED_ROWS rows.
+    ``work`` ((2, 1, D): X's dtype for the diagonal kernel, float64 for k-means') and
+    enter the float64 ``sx`` and ``acc`` ((D,)) every SUMMED_ROWS rows.
     """
     n_features = X.shape[1]
     tile_sx = work[0, 0]
@@ -74,7 +74,7 @@ def listed_moments(X, start, mean, rows, weights, count, sx, acc, work):
         last = min(first + SUMMED_ROWS, count)
         tile_sx[:] = 0.0
         tile_acc[:] = 0.0
-        n_quads = first + (last - first) - (last - first) % 4
+        n_quads = last - (last - first) % 4
         for j in range(first, n_quads, 4):
             w0, w1, w2, w3 = weights[j], weights[j + 1], weights[j + 2], weights[j + 3]
             x0, x1, x2, x3 = X[start + rows[j]], X[start + rows[j + 1]], X[start + rows[j + 2]], X[start + rows[j + 3]]
@@ -101,21 +101,6 @@ def listed_moments(X, start, mean, rows, weights, count, sx, acc, work):
         for d in range(n_features):
             sx[d] += tile_sx[d]
             acc[d] += tile_acc[d]
-
-
-@kernel()
-def row_moments(X, row, mean, w, sx, acc):
-    """sx += w (x_row - mean); acc += w (x_row - mean)**2: one row wholly in one component
-    (hard weights), which skips the per-component scan of the tile.  Returns
-    |x_row - mean|^2 in float64."""
-    squares = 0.0
-    for d in range(X.shape[1]):
-        v = X[row, d] - mean[d]
-        a = w * v
-        sx[d] += a
-        acc[d] += a * v
-        squares += np.float64(v) * v
-    return squares
 
 
 @kernel()

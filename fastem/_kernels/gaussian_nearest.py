@@ -21,13 +21,15 @@ are taken from its exact distance, in X's precision.
 A tile of NEAREST_TILE_ROWS rows is transposed (and centred) once, and the scores of
 two components over four features are updated per pass over the tile's rows; the best
 and second-best score of each row are tracked across components with the rows
-innermost too (the runner-up costs float32 data nothing measurable).
+innermost too (the runner-up costs float32 data nothing measurable).  The moments are
+formed once per chunk, over each component's rows grouped together
+(``gaussian_diag.listed_moments``, with float64 sums).
 """
 
 import numpy as np
 
 from ._jit import kernel
-from .gaussian_diag import row_moments
+from .gaussian_diag import listed_moments
 from .weights import hard_assignment
 
 # Rows per tile: long vector loops over rows amortise each pass's fixed cost.
@@ -211,6 +213,10 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
     label = np.empty(n_rows, dtype=np.int64)
     norm = np.empty(n_rows)
     xc = np.empty(n_features, dtype=X.dtype)
+    # Each row's component and weight, for the moments of the whole chunk at its end.
+    n_chunk = stop - start
+    chunk_labels = np.empty(n_chunk, dtype=np.int64)
+    chunk_weights = np.empty(n_chunk)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
@@ -228,10 +234,41 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
             # Only the finiteness of log_norm[k] matters to the assignment.
             k, row_hash = hard_assignment(k, log_norm[k], w, first_row + row, n_components)
             fingerprint += row_hash
+            chunk_labels[row - start] = k
+            chunk_weights[row - start] = w
             if k >= 0:
                 nk[k] += w
-                squares = row_moments(X, row, means[k], w, sx[k], sxx[k])
-                loglik += w * (log_norm[k] - 0.5 * squares)
+                loglik += w * log_norm[k]
             elif w > 0.0:
                 loglik = -np.inf  # a row no component can hold
+    # The rows grouped by component (a counting sort), and each group's moments; per
+    # row they paid the feature loop's set-up (runtime alias checks) for D sums (row 6,
+    # 1M x 32, K = 64, one thread: 0.031 s of 0.12).
+    ends = np.zeros(n_components + 1, dtype=np.int64)
+    for r in range(n_chunk):
+        ends[chunk_labels[r] + 1] += chunk_labels[r] >= 0
+    for k in range(n_components):
+        ends[k + 1] += ends[k]
+    fill = ends[:n_components].copy()
+    grouped = np.empty(ends[n_components], dtype=np.int64)
+    grouped_weights = np.empty(ends[n_components])
+    for r in range(n_chunk):
+        k = chunk_labels[r]
+        if k >= 0:
+            grouped[fill[k]] = r
+            grouped_weights[fill[k]] = chunk_weights[r]
+            fill[k] += 1
+    work = np.empty((2, 1, n_features))  # float64 sums, as k-means always had
+    for k in range(n_components):
+        first, last = ends[k], ends[k + 1]
+        if last > first:
+            listed_moments(
+                X, start, means[k], grouped[first:last], grouped_weights[first:last], last - first,
+                sx[k], sxx[k], work,
+            )
+    # Each held row's log-density is log_norm[k] - |x - mean_k|^2 / 2; the weighted
+    # squares are the chunk's second moments.
+    for k in range(n_components):
+        for d in range(n_features):
+            loglik -= 0.5 * sxx[k, d]
     return loglik, weight, fingerprint
