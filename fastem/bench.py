@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import warnings
+from functools import partial
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -343,20 +344,36 @@ def seconds_per_iteration(fit, repeats=3, min_seconds=0.0):
     exceeds three iterations) up to three times ``repeats`` rounds run, and a result
     that is still not positive is returned as it is.
     """
-    best = {}
+    return interleaved_seconds_per_iteration({None: fit}, repeats, min_seconds)[None]
+
+
+def interleaved_seconds_per_iteration(fits, repeats=3, min_seconds=0.0):
+    """``seconds_per_iteration`` of several fits at once, ``fits`` {name: fit}: each
+    round runs a round of every fit in turn, until each fit has had the rounds it
+    needs, so that a slow spell of the machine falls on all of them alike and the
+    ratios of their times hold.  Returns {name: seconds per iteration}."""
+    best = {name: {} for name in fits}
+    spent = dict.fromkeys(fits, 0.0)
     rounds = 0
-    spent = 0.0
-    while rounds < repeats or (
-        rounds < MAX_ROUNDS and (spent < min_seconds or (best[4] <= best[1] and rounds < 3 * repeats))
-    ):
-        for max_iter in (1, 4):
-            started = time.perf_counter()
-            fit(max_iter)
-            elapsed = time.perf_counter() - started
-            best[max_iter] = min(best.get(max_iter, elapsed), elapsed)
-            spent += elapsed
+
+    def needs_more(name):
+        if rounds < repeats:
+            return True
+        if rounds >= MAX_ROUNDS:
+            return False
+        times = best[name]
+        return spent[name] < min_seconds or (times[4] <= times[1] and rounds < 3 * repeats)
+
+    while any(needs_more(name) for name in fits):
+        for name, fit in fits.items():
+            for max_iter in (1, 4):
+                started = time.perf_counter()
+                fit(max_iter)
+                elapsed = time.perf_counter() - started
+                best[name][max_iter] = min(best[name].get(max_iter, elapsed), elapsed)
+                spent[name] += elapsed
         rounds += 1
-    return (best[4] - best[1]) / 3
+    return {name: (times[4] - times[1]) / 3 for name, times in best.items()}
 
 
 def _reset_peak_rss():
@@ -422,15 +439,16 @@ def _threads(n_threads):
                 yield
 
 
-def measure(number, library, dtype, n_samples, n_threads=None, repeats=3):
+def measure(number, library, dtype, n_samples, n_threads=None, repeats=3, timing=True):
     """Seconds per iteration and peak fit memory of ``library`` ("fastem" or "peer")
     on workload ``number`` at ``n_samples`` rows, in this process.
 
     Returns
     -------
-    dict with ``seconds_per_iteration``, ``peak_bytes`` (None where unknown),
-    ``peak_exact``, ``data_bytes`` and ``stopped_early`` (the 4-iteration fit converged
-    sooner, so ``seconds_per_iteration`` understates the cost of an iteration).
+    dict with ``seconds_per_iteration`` (left out when ``timing`` is false),
+    ``peak_bytes`` (None where unknown), ``peak_exact``, ``data_bytes`` and
+    ``stopped_early`` (the 4-iteration fit converged sooner, so
+    ``seconds_per_iteration`` understates the cost of an iteration).
     """
     row = workload(number)
     problem = make_problem(row, dtype, n_samples)
@@ -439,22 +457,46 @@ def measure(number, library, dtype, n_samples, n_threads=None, repeats=3):
         warm_up(fit, row, problem)
         fitted = []
         peak, exact = peak_memory(lambda: fitted.append(fit(row, problem, MEMORY_FIT_ITERATIONS)))
-        seconds = seconds_per_iteration(lambda max_iter: fit(row, problem, max_iter), repeats, TIMING_SECONDS)
+        if timing:
+            seconds = seconds_per_iteration(lambda max_iter: fit(row, problem, max_iter), repeats, TIMING_SECONDS)
     # A fit that converges before max_iter (possible even with tol=0) makes s/it too small.
     iterations = getattr(fitted[0], "n_iter_", MEMORY_FIT_ITERATIONS)
-    return dict(
-        seconds_per_iteration=seconds, peak_bytes=peak, peak_exact=exact, data_bytes=data_nbytes(problem.X),
+    result = dict(
+        peak_bytes=peak, peak_exact=exact, data_bytes=data_nbytes(problem.X),
         stopped_early=bool(iterations < MEMORY_FIT_ITERATIONS),
     )
+    if timing:
+        result["seconds_per_iteration"] = seconds
+    return result
 
 
-def measure_in_child(number, library, dtype, n_samples, n_threads=None, repeats=3):
-    """``measure`` in a fresh Python process (its peak memory is then the fit's alone).
+def time_dtypes(number, library, dtypes, n_samples, n_threads=None, repeats=3):
+    """Seconds per iteration of ``library`` on workload ``number`` for each of
+    ``dtypes``, in this process, their rounds alternating
+    (``interleaved_seconds_per_iteration``): the dtypes' ratios are then measured over
+    the same minutes of the machine.  Returns {dtype: seconds per iteration}."""
+    row = workload(number)
+    fit = FITS[library]
+    problems = {dtype: make_problem(row, dtype, n_samples) for dtype in dtypes}
+    fits = {dtype: partial(_fit_problem, fit, row, problem) for dtype, problem in problems.items()}
+    with _threads(n_threads):
+        for problem in problems.values():
+            warm_up(fit, row, problem)
+        return interleaved_seconds_per_iteration(fits, repeats, TIMING_SECONDS)
+
+
+def _fit_problem(fit, row, problem, max_iter):
+    return fit(row, problem, max_iter)
+
+
+def _run_in_child(function, n_threads, **spec):
+    """``function(n_threads=n_threads, **spec)`` (``measure`` or ``time_dtypes``) in a
+    fresh Python process, whose peak memory is then the measurement's alone.
 
     ``n_threads`` is set in the child's environment before NumPy and Numba load:
     ``NUMBA_NUM_THREADS`` and the BLAS/OpenMP thread counts.
     """
-    spec = dict(number=number, library=library, dtype=dtype, n_samples=n_samples, repeats=repeats)
+    spec = dict(spec, function=function, n_threads=n_threads)
     env = dict(os.environ)
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # The child imports this same fastem, installed or not.
@@ -472,10 +514,31 @@ def measure_in_child(number, library, dtype, n_samples, n_threads=None, repeats=
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
+def measure_in_child(number, library, dtype, n_samples, n_threads=None, repeats=3, timing=True):
+    """``measure`` in a fresh Python process (its peak memory is then the fit's alone)."""
+    return _run_in_child(
+        "measure", n_threads, number=number, library=library, dtype=dtype, n_samples=n_samples,
+        repeats=repeats, timing=timing,
+    )
+
+
+def time_dtypes_in_child(number, library, dtypes, n_samples, n_threads=None, repeats=3):
+    """``time_dtypes`` in a fresh Python process."""
+    result = _run_in_child(
+        "time_dtypes", n_threads, number=number, library=library, dtypes=list(dtypes), n_samples=n_samples,
+        repeats=repeats,
+    )
+    return {dtype: result[dtype] for dtype in dtypes}
+
+
+_CHILD_FUNCTIONS = {"measure": measure, "time_dtypes": time_dtypes}
+
+
 def _child_main():
     """Entry point of ``measure_in_child``'s process: a JSON spec in, a JSON result out."""
     spec = json.loads(sys.stdin.read())
-    print(json.dumps(measure(**spec)))
+    function = _CHILD_FUNCTIONS[spec.pop("function")]
+    print(json.dumps(function(**spec)))
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -548,7 +611,8 @@ def _mebibytes(result):
 def _print_legend(say, records, repeats, isolate):
     """What the columns of the table hold (and the marks, when some were used)."""
     say(f"s/it: (best 4-iteration fit - best 1-iteration fit) / 3, best of at least {repeats} rounds "
-        f"(fast fits: as many as take {TIMING_SECONDS:g} s, at most {MAX_ROUNDS}), from the same start, tol=0.")
+        f"(fast fits: as many as take {TIMING_SECONDS:g} s, at most {MAX_ROUNDS}), from the same start, tol=0;")
+    say("  a row's dtypes are timed in one process, their rounds alternating.")
     say("ratio: peer s/it / fastem s/it (above 1: fastem is faster).")
     say(f"MiB: peak resident memory of one {MEMORY_FIT_ITERATIONS}-iteration fit minus the "
         "resident memory just before it")
@@ -576,8 +640,9 @@ def run_table(rows=None, scale=1.0, n_threads=None, dtypes=DTYPES, isolate=True,
         Threads for fastem and the peer (None: the defaults).
     dtypes : sequence of str
     isolate : bool
-        Run each (library, row, dtype) measurement in a fresh process (True) or in this
-        one (faster to start; the memory peaks are then less clean).
+        Run each measurement in a fresh process (True) or in this one (faster to start;
+        the memory peaks are then less clean): per row and library, one process times
+        every dtype, and each dtype's memory is measured in a process of its own.
     repeats : int
         Runs of each fit length whose best is kept.
     stream : file-like, default sys.stdout
@@ -592,6 +657,7 @@ def run_table(rows=None, scale=1.0, n_threads=None, dtypes=DTYPES, isolate=True,
     selected = [w for w in WORKLOADS if w.in_table] if rows is None else [workload(n) for n in rows]
     has_sklearn = sklearn_version() is not None
     measure_one = measure_in_child if isolate else measure
+    time_one = time_dtypes_in_child if isolate else time_dtypes
 
     def say(line=""):
         print(line, file=stream, flush=True)
@@ -608,15 +674,31 @@ def run_table(rows=None, scale=1.0, n_threads=None, dtypes=DTYPES, isolate=True,
     records = []
     for row in selected:
         n_samples = row.scaled_samples(scale)
-        for dtype in dtypes:
-            record = dict(row=row.number, dtype=dtype, n_samples=n_samples, fastem=None, peer=None,
-                          ratio=None, errors=[])
-            libraries = ["fastem"] + (["peer"] if has_sklearn or not row.needs_sklearn else [])
-            for library in libraries:
-                try:
-                    record[library] = measure_one(row.number, library, dtype, n_samples, n_threads, repeats)
-                except Exception as error:  # one failed measurement must not lose the others
+        libraries = ["fastem"] + (["peer"] if has_sklearn or not row.needs_sklearn else [])
+        row_records = {
+            dtype: dict(row=row.number, dtype=dtype, n_samples=n_samples, fastem=None, peer=None, ratio=None,
+                        errors=[])
+            for dtype in dtypes
+        }
+        for library in libraries:
+            # Memory: each dtype's fit in a fresh process; time: the dtypes' rounds
+            # alternating in one process, so that float32 / float64 is measured over
+            # the same minutes.
+            try:
+                seconds = time_one(row.number, library, dtypes, n_samples, n_threads, repeats)
+            except Exception as error:  # one failed measurement must not lose the others
+                for record in row_records.values():
                     record["errors"].append(f"{library}: {error}")
+                continue
+            for dtype, record in row_records.items():
+                try:
+                    result = measure_one(row.number, library, dtype, n_samples, n_threads, repeats, timing=False)
+                except Exception as error:
+                    record["errors"].append(f"{library}: {error}")
+                    continue
+                result["seconds_per_iteration"] = seconds[dtype]
+                record[library] = result
+        for dtype, record in row_records.items():
             fastem_result, peer_result = record["fastem"], record["peer"]
             if fastem_result and peer_result and fastem_result["seconds_per_iteration"] > 0:
                 ratio = peer_result["seconds_per_iteration"] / fastem_result["seconds_per_iteration"]

@@ -80,12 +80,39 @@ def test_timing_rounds_go_on_until_they_took_min_seconds(monkeypatch):
     assert calls == [1, 4] * 5
 
 
+def test_interleaved_rounds_alternate_until_every_fit_is_done(monkeypatch):
+    calls = []
+    clock = [0.0]
+
+    def timed(name, scale):
+        def fit(max_iter):
+            calls.append((name, max_iter))
+            clock[0] += scale * (1.0 + max_iter)
+        return fit
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    # "slow" rounds take 7 s and need 3 rounds for 20 s; "fast" ones take 0.7 s and
+    # would need 29, so both run until MAX_ROUNDS, in turn.
+    monkeypatch.setattr(bench, "MAX_ROUNDS", 6)
+    seconds = bench.interleaved_seconds_per_iteration(
+        {"slow": timed("slow", 1.0), "fast": timed("fast", 0.1)}, repeats=2, min_seconds=20.0
+    )
+    assert seconds == pytest.approx({"slow": 1.0, "fast": 0.1})
+    assert calls == [("slow", 1), ("slow", 4), ("fast", 1), ("fast", 4)] * 6
+
+
 def test_measurement_in_a_fresh_process():
     result = bench.measure_in_child(ROW, "fastem", "float32", 2000, n_threads=1, repeats=1)
     assert set(result) == {"seconds_per_iteration", "peak_bytes", "peak_exact", "data_bytes", "stopped_early"}
     assert result["data_bytes"] == 2000 * 4 * 4
     if sys.platform.startswith("linux"):
         assert result["peak_bytes"] >= 0 and result["peak_exact"]
+
+
+def test_dtypes_timed_together_in_a_fresh_process():
+    seconds = bench.time_dtypes_in_child(ROW, "fastem", ("float64", "float32"), 2000, n_threads=1, repeats=1)
+    assert list(seconds) == ["float64", "float32"]
+    assert all(value > 0 for value in seconds.values())
 
 
 def test_without_sklearn_fastem_is_shown_alone(monkeypatch):
