@@ -478,15 +478,11 @@ def time_dtypes(number, library, dtypes, n_samples, n_threads=None, repeats=3):
     row = workload(number)
     fit = FITS[library]
     problems = {dtype: make_problem(row, dtype, n_samples) for dtype in dtypes}
-    fits = {dtype: partial(_fit_problem, fit, row, problem) for dtype, problem in problems.items()}
+    fits = {dtype: partial(fit, row, problem) for dtype, problem in problems.items()}
     with _threads(n_threads):
         for problem in problems.values():
             warm_up(fit, row, problem)
         return interleaved_seconds_per_iteration(fits, repeats, TIMING_SECONDS)
-
-
-def _fit_problem(fit, row, problem, max_iter):
-    return fit(row, problem, max_iter)
 
 
 def _run_in_child(function, n_threads, **spec):
