@@ -286,9 +286,9 @@ def shared_point(params, gap=10.0):
 def test_soft_estep_with_separated_components_matches_reference(covariance_type, dtype, weighted,
                                                                  n_features, n_components):
     # Components 40 apart: nearly every row's posterior is exactly one-hot (the other
-    # terms fall below the exp cutoff), so each component's moments skip most rows
-    # (blocks of rows with no weight; gathered rows); a few rows between two components
-    # still share their weight.
+    # terms fall below the exp cutoff), so each component's moments skip most rows (the
+    # diagonal kernel lists each component's rows for the chunk); a few rows between two
+    # components still share their weight.
     # Full covariances gather such sparse rows for their moments: per tile at D = 3,
     # once per chunk at D = 20 (DEFERRED_FEATURES), where about 1/8 of a tile's rows is
     # few enough to be gathered in either dtype.

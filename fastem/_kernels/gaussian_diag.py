@@ -64,20 +64,21 @@ def listed_moments(X, start, mean, rows, weights, count, sx, acc, work):
     once: per tile, with sharp posteriors, a component held a handful of rows, and the
     fixed cost of each tile's sums outweighed them (row 1 of the benchmark, 1M x 32,
     K = 32, one thread).  Four rows share each update of the sums, which are formed in
-    ``work`` ((2, 1, D): X's dtype for the diagonal kernel, float64 for k-means') and
+    ``work`` ((2, D): X's dtype for the diagonal kernel, float64 for k-means') and
     enter the float64 ``sx`` and ``acc`` ((D,)) every SUMMED_ROWS rows.
     """
     n_features = X.shape[1]
-    tile_sx = work[0, 0]
-    tile_acc = work[1, 0]
+    part_sx = work[0]
+    part_acc = work[1]
     for first in range(0, count, SUMMED_ROWS):
         last = min(first + SUMMED_ROWS, count)
-        tile_sx[:] = 0.0
-        tile_acc[:] = 0.0
+        part_sx[:] = 0.0
+        part_acc[:] = 0.0
         n_quads = last - (last - first) % 4
         for j in range(first, n_quads, 4):
             w0, w1, w2, w3 = weights[j], weights[j + 1], weights[j + 2], weights[j + 3]
-            x0, x1, x2, x3 = X[start + rows[j]], X[start + rows[j + 1]], X[start + rows[j + 2]], X[start + rows[j + 3]]
+            x0, x1 = X[start + rows[j]], X[start + rows[j + 1]]
+            x2, x3 = X[start + rows[j + 2]], X[start + rows[j + 3]]
             for d in range(n_features):
                 m = mean[d]
                 v0 = x0[d] - m
@@ -88,19 +89,19 @@ def listed_moments(X, start, mean, rows, weights, count, sx, acc, work):
                 a1 = w1 * v1
                 a2 = w2 * v2
                 a3 = w3 * v3
-                tile_sx[d] += (a0 + a1) + (a2 + a3)
-                tile_acc[d] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
+                part_sx[d] += (a0 + a1) + (a2 + a3)
+                part_acc[d] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
         for j in range(n_quads, last):
             w = weights[j]
             x = X[start + rows[j]]
             for d in range(n_features):
                 v = x[d] - mean[d]
                 a = w * v
-                tile_sx[d] += a
-                tile_acc[d] += a * v
+                part_sx[d] += a
+                part_acc[d] += a * v
         for d in range(n_features):
-            sx[d] += tile_sx[d]
-            acc[d] += tile_acc[d]
+            sx[d] += part_sx[d]
+            acc[d] += part_acc[d]
 
 
 @kernel()

@@ -258,7 +258,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
             grouped[fill[k]] = r
             grouped_weights[fill[k]] = chunk_weights[r]
             fill[k] += 1
-    work = np.empty((2, 1, n_features))  # float64 sums, as k-means always had
+    work = np.empty((2, n_features))  # float64 sums, as k-means always had
     for k in range(n_components):
         first, last = ends[k], ends[k + 1]
         if last > first:

@@ -147,9 +147,10 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
             # 16 (log-densities of 128 features, 256 rows, K = 8, one thread, median of
             # five: 33 -> 41 GFMA/s; at 32 features 34 -> 35).  float64 kept four
             # (21.5 -> 20.6 GFMA/s with eight).
-            wide = 2 * FEATURE_BLOCK if xt.itemsize == 4 else d + 1
+            wide = 2 * FEATURE_BLOCK
+            eight_features = xt.itemsize == 4
             j = 0
-            while j + wide <= d:
+            while eight_features and j + wide <= d:
                 a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
                 a4, a5 = lower[d, j + 4], lower[d, j + 5]
                 a6, a7 = lower[d, j + 6], lower[d, j + 7]
@@ -447,7 +448,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
     weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     w = np.empty(n_rows)
-    work = np.empty((2, 1, n_features), dtype=dtype)
+    work = np.empty((2, n_features), dtype=dtype)  # listed_moments' part sums
     # Full covariances of DEFERRED_FEATURES or more: the weights of sparse tiles' rows,
     # whose moments are gathered once for the whole chunk (gathered_moments).
     defer = factors.ndim == 3 and sx.shape[1] >= DEFERRED_FEATURES
