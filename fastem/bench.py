@@ -29,9 +29,9 @@ import subprocess
 import sys
 import time
 import warnings
-from functools import partial
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
