@@ -694,3 +694,58 @@ def test_best_component_takes_the_first_of_equal_maxima():
             logp = rng.normal(size=n_components)
             logp[[1, n_components - 1]] = logp.max() + 1.0
             assert best_component(logp) == 1
+
+
+# -- transposition in vector blocks -----------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_transpose_block_moves_each_block_row_to_a_column(dtype):
+    from fastem._kernels.transpose import BLOCK_BYTES, transpose_block
+
+    lanes = BLOCK_BYTES // np.dtype(dtype).itemsize
+    rng = np.random.default_rng(3)
+    src = rng.normal(size=40 * lanes).astype(dtype)
+    offsets = rng.choice(src.size - lanes, size=lanes, replace=False).astype(np.int64)
+    dst = np.full(7 + 3 * lanes * lanes, -1.0, dtype=dtype)
+    before = src.copy()
+
+    numba.njit(lambda s, o, d: transpose_block(s, o, d, 7, 3 * lanes))(src, offsets, dst)
+
+    block = np.stack([src[o : o + lanes] for o in offsets])  # block row c from offsets[c]
+    written = np.zeros(dst.size, dtype=bool)
+    for r in range(lanes):
+        assert_array_equal(dst[7 + 3 * lanes * r : 7 + 3 * lanes * r + lanes], block[:, r])
+        written[7 + 3 * lanes * r : 7 + 3 * lanes * r + lanes] = True
+    assert np.all(dst[~written] == -1.0)  # nothing else is written
+    assert_array_equal(src, before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("n_features", [3, 16, 35])
+@pytest.mark.parametrize("n_used", [1, 37, 64])
+def test_transpose_tile_and_gather_columns_match_numpy(dtype, n_features, n_used):
+    from fastem._kernels.gaussian_tile import gather_columns, transpose_tile
+
+    rng = np.random.default_rng(n_features + n_used)
+    X = rng.normal(size=(150, n_features)).astype(dtype)
+    X.setflags(write=False)  # as a user's read-only array
+    start, n_columns = 41, 64
+    xt = np.full((n_features + 2, n_columns), -1.0, dtype=dtype)
+
+    transpose_tile(X, start, start + n_used, xt)
+
+    assert_array_equal(xt[:n_features, :n_used], X[start : start + n_used].T)
+    assert np.all(xt[:n_features, n_used:] == 0.0)  # rows past stop
+    assert np.all(xt[n_features:] == -1.0)  # padding features are never written
+
+    rows = np.sort(rng.choice(100, size=n_used, replace=False)).astype(np.int64)
+    mean = rng.normal(size=n_features + 2).astype(dtype)
+    resp = rng.uniform(size=109).astype(dtype)
+    xc = np.full_like(xt, -1.0)
+    wx = np.full_like(xt, -1.0)
+
+    gather_columns(X, start, rows, mean, resp, xc, wx)
+
+    centred = (X[start + rows] - mean[:n_features]).T
+    assert_array_equal(xc[:n_features, :n_used], centred)
+    assert_array_equal(wx[:n_features, :n_used], resp[rows] * centred)
+    assert np.all(xc[:, n_used:] == -1.0) and np.all(wx[:, n_used:] == -1.0)

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import gaussian_diag
 from ._jit import MODE_HARD, MODE_SAMPLE, kernel
+from .transpose import block_lanes, transpose_block
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
 # Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
@@ -47,7 +48,7 @@ FEATURE_BLOCK = 4
 # faster; row 3, D = 4, 3% slower).
 DEFERRED_FEATURES = 16
 
-# Rows that ``gather_columns`` copies at once (its stores fill this many consecutive columns).
+# Gathered columns are padded with zeros to a multiple of this (column_moments' vector loop).
 GATHER_ROWS = 16
 
 # Bytes of one vector register (AVX-512), for the cost model of gather_is_cheaper.
@@ -61,30 +62,44 @@ DIAG_TILE_BYTES = 1024
 
 @kernel()
 def transpose_tile(X, start, stop, xt):
-    """xt[d, i] = X[start + i, d]; rows past ``stop`` are zero.
-
-    Blocks of 8 rows by 8 features (constant trip counts, unrolled): 1M x 32 rows took
-    0.034 -> 0.028 s in 128-row float64 tiles and 0.024 -> 0.018 s in 256-row float32
-    tiles (one thread), against row by row."""
+    """xt[d, i] = X[start + i, d]; rows past ``stop`` are zero (``copy_rows``)."""
     n_rows = stop - start
+    copy_rows(X, start, np.arange(n_rows), xt)
+    xt[: X.shape[1], n_rows:] = 0.0
+
+
+@kernel()
+def copy_rows(X, start, rows, xt):
+    """xt[d, c] = X[start + rows[c], d] for the columns c < len(rows) (rows int64).
+
+    Square blocks of ``block_lanes`` rows and features at a time
+    (``transpose_block``), the features and rows left over one by one.  Copied value
+    by value the rows took as long in float32 as in float64: gathering the rows of
+    row 4 (50k x 128, K = 8) into columns, one thread, 0.0091 -> 0.0042 s float32 and
+    0.0134 -> 0.0069 s float64.
+    """
     n_features = X.shape[1]
-    blocked_rows = n_rows - n_rows % 8
-    blocked_features = n_features - n_features % 8
-    for i0 in range(0, blocked_rows, 8):
-        for d0 in range(0, blocked_features, 8):
-            for d in range(d0, d0 + 8):
-                for q in range(8):
-                    xt[d, i0 + q] = X[start + i0 + q, d]
+    n_rows = rows.shape[0]
+    lanes = block_lanes(X)
+    n_grouped = n_rows - n_rows % lanes
+    blocked_features = n_features - n_features % lanes
+    flat_x = X.reshape(-1)
+    flat_xt = xt.reshape(-1)
+    n_columns = xt.shape[1]
+    offsets = np.empty(lanes, dtype=np.int64)
+    for c0 in range(0, n_grouped, lanes):
+        for q in range(lanes):
+            offsets[q] = (start + rows[c0 + q]) * n_features
+        for d0 in range(0, blocked_features, lanes):
+            transpose_block(flat_x, offsets, flat_xt, d0 * n_columns + c0, n_columns)
+            for q in range(lanes):
+                offsets[q] += lanes
         for d in range(blocked_features, n_features):
-            for q in range(8):
-                xt[d, i0 + q] = X[start + i0 + q, d]
-    for i in range(blocked_rows, xt.shape[1]):
-        if i < n_rows:
-            for d in range(n_features):
-                xt[d, i] = X[start + i, d]
-        else:
-            for d in range(n_features):
-                xt[d, i] = 0.0
+            for q in range(lanes):
+                xt[d, c0 + q] = X[start + rows[c0 + q], d]
+    for c in range(n_grouped, n_rows):
+        for d in range(n_features):
+            xt[d, c] = X[start + rows[c], d]
 
 
 @kernel()
@@ -305,33 +320,19 @@ def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
 @kernel()
 def gather_columns(X, start, rows, mean, resp, xc, wx):
     """xc[d, c] = X[start + rows[c], d] - mean[d] and wx[d, c] = resp[rows[c]] xc[d, c]
-    for the columns c < len(rows).
-
-    GATHER_ROWS rows at a time, features outer: each feature's stores then fill
-    consecutive columns, where one row at a time stored each feature to another cache
-    line (row 4, 50k x 128, K = 8, the copies alone, one thread: 0.019 -> 0.010 s in
-    either dtype).
-    """
-    n_features = X.shape[1]
+    for the columns c < len(rows): the rows are copied (``copy_rows``), then centred
+    and weighted feature by feature, along the columns."""
     n_rows = rows.shape[0]
-    n_grouped = n_rows - n_rows % GATHER_ROWS
-    w = np.empty(GATHER_ROWS, dtype=resp.dtype)
-    for c0 in range(0, n_grouped, GATHER_ROWS):
-        group = rows[c0 : c0 + GATHER_ROWS]
-        for q in range(GATHER_ROWS):
-            w[q] = resp[group[q]]
-        for d in range(n_features):
-            m = mean[d]
-            for q in range(GATHER_ROWS):
-                v = X[start + group[q], d] - m
-                xc[d, c0 + q] = v
-                wx[d, c0 + q] = w[q] * v
-    for c in range(n_grouped, n_rows):
-        r = resp[rows[c]]
-        for d in range(n_features):
-            v = X[start + rows[c], d] - mean[d]
+    copy_rows(X, start, rows, xc)
+    w = np.empty(n_rows, dtype=resp.dtype)
+    for c in range(n_rows):
+        w[c] = resp[rows[c]]
+    for d in range(X.shape[1]):
+        m = mean[d]
+        for c in range(n_rows):
+            v = xc[d, c] - m
             xc[d, c] = v
-            wx[d, c] = r * v
+            wx[d, c] = w[c] * v
 
 
 @kernel()
