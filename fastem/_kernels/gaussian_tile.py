@@ -23,11 +23,38 @@ row by row); hard weights reuse the per-row code of ``weights``.
 """
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from . import gaussian_diag
 from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .transpose import block_lanes, transpose_block
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
+
+def shift(mean, d):
+    """mean[d], or None when ``mean`` is None (compiled code only)."""
+    raise NotImplementedError("shift runs in compiled code only")
+
+
+@overload(shift, inline="always")
+def _shift(mean, d):
+    if isinstance(mean, types.NoneType):
+        return lambda mean, d: None
+    return lambda mean, d: mean[d]
+
+
+def centred(value, shift_value):
+    """value - shift_value, or value when ``shift_value`` is None: the subtraction is
+    left out at compile time, not skipped at run time (compiled code only)."""
+    raise NotImplementedError("centred runs in compiled code only")
+
+
+@overload(centred, inline="always")
+def _centred(value, shift_value):
+    if isinstance(shift_value, types.NoneType):
+        return lambda value, shift_value: value
+    return lambda value, shift_value: value - shift_value
+
 
 # Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
 # copies xc and wx are as large), at most MAX_TILE_ROWS.  Loops over a tile's rows are
@@ -42,6 +69,9 @@ FULL_TILE_BYTES = 2**17
 
 # Features of a full-covariance tile are padded to a multiple of this (log_prob_t).
 FEATURE_BLOCK = 4
+
+# Padded features up to which log_prob_t centres a tile in its passes (float64).
+CENTRED_IN_PASSES = 32
 
 # Features from which a chunk's sparse tiles defer their moments to one gathered pass
 # (200k x D, K = 8, sharp, one thread, float64: D = 32 0.125 -> 0.079 s; D = 8 no
@@ -186,13 +216,39 @@ def padded_components(means, factors):
 def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     """logp_t[k, i] = log_norm[k] - |factors[k] @ (xt[:, i] - means[k])|^2 / 2.
 
-    xt, xc : (Dp, n) the tile and its centred copy, in X's dtype; means (K, Dp) and
-    factors (K, Dp, Dp) lower-triangular, zero past D (``padded_components``).
-    ys : (5, n) in X's dtype: four rows of ``L @ xc`` and the running sums of squares.
-    Four rows of ``L @ xc`` are formed at once, four features of ``xc`` per update:
-    16 multiply-adds per pass over the tile's rows share its 4 loads of ``xc`` and
-    the 4 loads and stores of the rows being formed (row 2 of the benchmark's
-    log-densities, one thread: 0.175 -> 0.103 s float64, 0.089 -> 0.060 s float32).
+    xt : (Dp, n) the tile, xc : (Dp, n) a work array for its centred copy, both in X's
+    dtype; means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past D
+    (``padded_components``); ys : (5, n) in X's dtype, ``tile_log_prob``'s rows.
+
+    Narrow tiles are centred in the passes that load them (``tile_log_prob``
+    with shifts), wider ones once per component, a store per value that then
+    serves every pass (with no mean).  Row 2 (32 features), one thread, float64
+    log-densities 0.080 -> 0.070 s; row 3 (4 features) 0.0102 -> 0.0070 s float64,
+    0.0057 -> 0.0042 s float32.  Centred in the passes, row 4 (128 features) took
+    0.135 -> 0.146 s float64, and float32's eight-feature passes, with no registers
+    left for the means, 0.047 -> 0.050 s on row 2.
+    """
+    n_padded = xt.shape[0]
+    eight_features = xt.itemsize == 4  # (tile_log_prob)
+    centre_first = n_padded > CENTRED_IN_PASSES or (eight_features and n_padded > 2 * FEATURE_BLOCK)
+    if centre_first:
+        tile_log_prob(xt, xc, None, means, factors, log_norm, ys, logp_t)
+    else:
+        tile_log_prob(xt, xc, means, means, factors, log_norm, ys, logp_t)
+
+
+@kernel()
+def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
+    """``log_prob_t``: with ``shifts`` None each component centres the tile into xc
+    first, and the passes read xc; otherwise the passes read xt and subtract
+    ``shifts[k]`` as they load.  Numba compiles one version for each, and neither
+    holds the other's work (``shift`` and ``centred`` resolve at compile time).
+
+    ys : (5, n) in X's dtype: four rows of ``L @ (x - mean)`` and the running sums of
+    squares.  Four rows are formed at once, four features per update: 16 multiply-adds
+    per pass over the tile's rows share its 4 loads and the 4 loads and stores of the
+    rows being formed (row 2 of the benchmark's log-densities, one thread: 0.175 ->
+    0.103 s float64, 0.089 -> 0.060 s float32).
     """
     n_padded, n_rows = xt.shape
     y0 = ys[0]
@@ -202,7 +258,13 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     s = ys[4]
     for k in range(means.shape[0]):
         lower = factors[k]
-        centre(xt, means[k], xc)
+        if shifts is None:
+            centre(xt, means[k], xc)
+            source = xc
+            mean = None
+        else:
+            source = xt
+            mean = shifts[k]
         for d in range(0, n_padded, FEATURE_BLOCK):
             # Rows d..d+3 of L are zero past their diagonal, so j stops at block d.  The
             # first block of j sets the four rows, the last one adds their squares to s
@@ -213,7 +275,7 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
             # five: 33 -> 41 GFMA/s; at 32 features 34 -> 35).  float64 kept four
             # (21.5 -> 20.6 GFMA/s with eight).
             wide = 2 * FEATURE_BLOCK
-            eight_features = xt.itemsize == 4
+            eight_features = source.itemsize == 4
             j = 0
             while eight_features and j + wide <= d:
                 a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
@@ -228,10 +290,16 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
                 e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
                 e4, e5 = lower[d + 3, j + 4], lower[d + 3, j + 5]
                 e6, e7 = lower[d + 3, j + 6], lower[d + 3, j + 7]
+                m0, m1 = shift(mean, j), shift(mean, j + 1)
+                m2, m3 = shift(mean, j + 2), shift(mean, j + 3)
+                m4, m5 = shift(mean, j + 4), shift(mean, j + 5)
+                m6, m7 = shift(mean, j + 6), shift(mean, j + 7)
                 if j == 0:
                     for i in range(n_rows):
-                        x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
-                        x4, x5, x6, x7 = xc[j + 4, i], xc[j + 5, i], xc[j + 6, i], xc[j + 7, i]
+                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                        x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
+                        x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
                         y0[i] = ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
                             (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
                         )
@@ -246,8 +314,10 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
                         )
                 else:
                     for i in range(n_rows):
-                        x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
-                        x4, x5, x6, x7 = xc[j + 4, i], xc[j + 5, i], xc[j + 6, i], xc[j + 7, i]
+                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                        x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
+                        x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
                         y0[i] += ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
                             (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
                         )
@@ -266,16 +336,20 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
                 b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
                 c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
                 e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
+                m0, m1 = shift(mean, j), shift(mean, j + 1)
+                m2, m3 = shift(mean, j + 2), shift(mean, j + 3)
                 if j == 0:
                     for i in range(n_rows):
-                        x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
+                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
                         y0[i] = (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
                         y1[i] = (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
                         y2[i] = (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
                         y3[i] = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
                 else:
                     for i in range(n_rows):
-                        x0, x1, x2, x3 = xc[j, i], xc[j + 1, i], xc[j + 2, i], xc[j + 3, i]
+                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
                         y0[i] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
                         y1[i] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
                         y2[i] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
@@ -286,9 +360,12 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
             b0, b1 = lower[d + 1, d], lower[d + 1, d + 1]
             c0, c1, c2 = lower[d + 2, d], lower[d + 2, d + 1], lower[d + 2, d + 2]
             e0, e1, e2, e3 = lower[d + 3, d], lower[d + 3, d + 1], lower[d + 3, d + 2], lower[d + 3, d + 3]
+            m0, m1 = shift(mean, d), shift(mean, d + 1)
+            m2, m3 = shift(mean, d + 2), shift(mean, d + 3)
             if d == 0:
                 for i in range(n_rows):
-                    x0, x1, x2, x3 = xc[0, i], xc[1, i], xc[2, i], xc[3, i]
+                    x0, x1 = centred(source[0, i], m0), centred(source[1, i], m1)
+                    x2, x3 = centred(source[2, i], m2), centred(source[3, i], m3)
                     v0 = a0 * x0
                     v1 = b0 * x0 + b1 * x1
                     v2 = (c0 * x0 + c1 * x1) + c2 * x2
@@ -296,7 +373,8 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
                     s[i] = (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
             else:
                 for i in range(n_rows):
-                    x0, x1, x2, x3 = xc[d, i], xc[d + 1, i], xc[d + 2, i], xc[d + 3, i]
+                    x0, x1 = centred(source[d, i], m0), centred(source[d + 1, i], m1)
+                    x2, x3 = centred(source[d + 2, i], m2), centred(source[d + 3, i], m3)
                     v0 = y0[i] + a0 * x0
                     v1 = y1[i] + (b0 * x0 + b1 * x1)
                     v2 = y2[i] + ((c0 * x0 + c1 * x1) + c2 * x2)
