@@ -31,6 +31,7 @@ from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .transpose import block_lanes, transpose_block
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
+
 def shift(mean, d):
     """mean[d], or None when ``mean`` is None (compiled code only)."""
     raise NotImplementedError("shift runs in compiled code only")
@@ -156,8 +157,7 @@ def copy_rows(X, start, rows, xt, n_features):
     (``transpose_block``), the features and rows left over one by one.  Copied value
     by value the rows took as long in float32 as in float64: gathering the rows of
     row 4 (50k x 128, K = 8) into columns, one thread, 0.0091 -> 0.0042 s float32 and
-    0.0134 -> 0.0069 s float64; transposing its tiles 0.0061 -> 0.0033 s and
-    0.0073 -> 0.0057 s.
+    0.0134 -> 0.0069 s float64 (the tiles' transposition: ``transpose``).
     """
     n_rows = rows.shape[0]
     n_columns = xt.shape[1]
@@ -229,7 +229,7 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     left for the means, 0.047 -> 0.050 s on row 2.
     """
     n_padded = xt.shape[0]
-    eight_features = xt.itemsize == 4  # (tile_log_prob)
+    eight_features = xt.itemsize == 4  # (tile_log_prob's eight-feature passes)
     centre_first = n_padded > CENTRED_IN_PASSES or (eight_features and n_padded > 2 * FEATURE_BLOCK)
     if centre_first:
         tile_log_prob(xt, xc, None, means, factors, log_norm, ys, logp_t)
@@ -256,6 +256,8 @@ def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
     y2 = ys[2]
     y3 = ys[3]
     s = ys[4]
+    eight_features = xt.itemsize == 4  # (see the passes below)
+    wide = 2 * FEATURE_BLOCK
     for k in range(means.shape[0]):
         lower = factors[k]
         if shifts is None:
@@ -274,8 +276,6 @@ def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
             # 16 (log-densities of 128 features, 256 rows, K = 8, one thread, median of
             # five: 33 -> 41 GFMA/s; at 32 features 34 -> 35).  float64 kept four
             # (21.5 -> 20.6 GFMA/s with eight).
-            wide = 2 * FEATURE_BLOCK
-            eight_features = source.itemsize == 4
             j = 0
             while eight_features and j + wide <= d:
                 a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
@@ -402,7 +402,7 @@ def dense_moments_t(xt, mean, resp, xc, wx, sx, acc):
 
     resp : (n,) weights in X's dtype, zero past the tile's rows.
     xt : (Dp, n) the tile; xc, wx : (Dp, n) work arrays in X's dtype, zero in the
-    padding features (``log_prob_t`` leaves xc so).
+    padding features (``tile_buffers``; nothing writes them).
     sx : (D,) float64, gets sum_i resp_i (x_i - mean).
     acc : (D, D) float64, its upper triangle gets sum_i resp_i (x_i - mean)(x_i - mean)^T.
     """
@@ -544,12 +544,13 @@ def tile_rows(factors, X):
 
 @kernel()
 def tile_buffers(X, means, n_rows):
-    """(xt, xc, ys): the transposed tile (zero past X's features, which ``transpose_tile``
-    never writes), its centred copy, (means.shape[1], n_rows) each, and the (5, n_rows)
-    rows of ``log_prob_t``; all in X's dtype."""
+    """(xt, xc, ys): the transposed tile and a work array for its centred copies,
+    (means.shape[1], n_rows) each, both zero (nothing writes their padding features,
+    which the moments take as zero), and the (5, n_rows) rows of ``log_prob_t``; all
+    in X's dtype."""
     n_features = means.shape[1]  # padded for full covariances
     xt = np.zeros((n_features, n_rows), dtype=X.dtype)
-    return xt, np.empty_like(xt), np.empty((5, n_rows), dtype=X.dtype)
+    return xt, np.zeros_like(xt), np.empty((5, n_rows), dtype=X.dtype)
 
 
 @kernel()
