@@ -28,7 +28,7 @@ from fastem import BernoulliMixture, ConvergenceWarning, NotFittedError
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, MODE_SOFT
 from fastem._kernels.weights import EXP_CUTOFF
 from fastem._kernels.bernoulli import (
-    DENSE_MOMENTS, MOMENT_TILE_ROWS, dense_is_cheaper, per_component, scatter_cost,
+    TILE_ROWS, TILE_COLUMNS, pattern_is_cheaper, per_component, scatter_cost,
 )
 from fastem._validation import check_binary_data
 from fastem.families.bernoulli import BernoulliFamily, BernoulliParams
@@ -198,15 +198,16 @@ def fit_quietly(model, X, **kwargs):
 
 # -- 1. the E-step kernel and posterior against the reference ------------------------------
 # The three ways the kernel adds a tile's weights to the moments (see _kernels/bernoulli.py),
-# each with data and parameters that send every tile there under soft weights: K and D odd
-# (the dense products' padding), three chunks, the last one partial.
+# each with data and parameters that send every tile there under soft weights: K and D
+# odd (K = 9 float64 components take two overlapping vectors in the pattern products,
+# K = 33 blocks of 32 and 1, joined), three chunks, the last one partial.
 MOMENT_ROUTES = {
-    # dense enough, posteriors spread over all 9 components
-    "dense-products": dict(seed=1, n_components=9, n_features=41, low=0.3, high=0.9, params_range=(0.4, 0.6)),
-    # the same spread posteriors, too few ones for dense products
-    "vector-scatter": dict(seed=1, n_components=9, n_features=41, low=0.01, high=0.2, params_range=(0.05, 0.2)),
+    # dense enough for tile columns, posteriors spread over all 9 components
+    "tile-columns": dict(seed=1, n_components=9, n_features=41, low=0.3, high=0.9, params_range=(0.4, 0.6)),
+    # the same spread posteriors, too few ones for tile columns
+    "vector-scatter": dict(seed=1, n_components=9, n_features=41, low=0.005, high=0.06, params_range=(0.02, 0.06)),
     # well-separated components: most posteriors sit on one component
-    "per-component": dict(seed=8, n_components=15, n_features=201, low=0.02, high=0.98, params_range=None),
+    "per-component": dict(seed=8, n_components=33, n_features=201, low=0.02, high=0.98, params_range=None),
 }
 
 
@@ -230,14 +231,14 @@ def moment_route(X, weights, probabilities):
     n_ones = X.sum(axis=1).astype(np.int64)
     n_components, n_features = probabilities.shape
     routes = set()
+    by_columns = X.mean() >= TILE_COLUMNS
     for chunk_start in range(0, X.shape[0], CHUNK_ROWS):
         chunk = slice(chunk_start, min(chunk_start + CHUNK_ROWS, X.shape[0]))
-        dense_allowed = X[chunk].mean() >= DENSE_MOMENTS
-        for tile_start in range(chunk.start, chunk.stop, MOMENT_TILE_ROWS):
-            tile = range(tile_start, min(tile_start + MOMENT_TILE_ROWS, chunk.stop))
+        for tile_start in range(chunk.start, chunk.stop, TILE_ROWS):
+            tile = range(tile_start, min(tile_start + TILE_ROWS, chunk.stop))
             cost = sum(scatter_cost(n_ones[i], n_nonzero[i], n_components) for i in tile)
-            if dense_allowed and dense_is_cheaper(cost, len(tile), n_features, n_components):
-                routes.add("dense-products")
+            if by_columns and pattern_is_cheaper(cost, len(tile), n_ones[tile].sum(), n_components):
+                routes.add("tile-columns")
             else:
                 vector = [not per_component(n_nonzero[i], n_components) for i in tile]
                 routes.add("vector-scatter" if all(vector) else "per-component" if not any(vector) else "mixed")

@@ -749,3 +749,90 @@ def test_transpose_tile_and_gather_columns_match_numpy(dtype, n_features, n_used
     assert_array_equal(xc[:n_features, :n_used], centred)
     assert_array_equal(wx[:n_features, :n_used], resp[rows] * centred)
     assert np.all(xc[:, n_used:] == -1.0) and np.all(wx[:, n_used:] == -1.0)
+
+
+# -- products of a 0/1 pattern and a dense matrix ---------------------------------------
+def random_pattern(rng, n_rows, n_src, max_ones, index_dtype):
+    """A CSR pattern (indptr int64, indices) of ``n_rows`` rows over ``n_src`` columns."""
+    counts = rng.integers(0, max_ones + 1, n_rows)
+    counts[0] = max_ones  # at least one long row (several groups of four ones)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = rng.integers(0, n_src, indptr[-1]).astype(index_dtype)
+    return indptr, indices
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("n_columns", [3, 8, 9, 16, 33, 70])  # scalar, one vector, overlaps, blocks
+@pytest.mark.parametrize("n_src, index_dtype", [(50, np.uint8), (50, np.int64), (700, np.int32)])
+def test_pattern_product_matches_numpy(dtype, n_columns, n_src, index_dtype):
+    """add_pattern_product against NumPy, on read-only inputs, for row and column ranges
+    (700 source rows exceed SRC_BLOCK_BYTES: the columns are read in packed blocks)."""
+    from fastem._kernels.pattern_product import add_pattern_product
+
+    rng = np.random.default_rng(n_columns + n_src)
+    src = rng.normal(size=(n_src, n_columns)).astype(dtype)
+    indptr, indices = random_pattern(rng, 12, n_src, 23, index_dtype)
+    for array in (src, indptr, indices):
+        array.setflags(write=False)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-13
+    for row_start, row_stop in [(0, 12), (4, 9), (6, 6)]:
+        for column, width in [(0, n_columns), (1, n_columns - 1), (n_columns // 2, (n_columns + 1) // 2)]:
+            if width < 1:
+                continue
+            dst = rng.normal(size=(row_stop - row_start, n_columns)).astype(dtype)
+            expected = dst.astype(np.float64)
+            for i, row in enumerate(range(row_start, row_stop)):
+                ones = indices[indptr[row] : indptr[row + 1]]
+                expected[i, column : column + width] += src[ones, column : column + width].astype(np.float64).sum(axis=0)
+            add_pattern_product(dst, indptr, indices, row_start, row_stop, src, column, width)
+            assert_allclose(dst, expected, rtol=tolerance, atol=tolerance * np.abs(src).sum())
+            outside = np.ones(n_columns, dtype=bool)
+            outside[column : column + width] = False
+            assert np.all(dst[:, outside] == expected[:, outside].astype(dtype))  # never written
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_pattern_product_does_not_depend_on_column_blocks(dtype):
+    """Each column gets the same additions in the same order however the columns are
+    split, so the posterior (tiles of any size) and the E-step agree bit for bit."""
+    from fastem._kernels.pattern_product import add_pattern_product
+
+    rng = np.random.default_rng(5)
+    n_columns = 45
+    src = rng.normal(size=(300, n_columns)).astype(dtype)
+    indptr, indices = random_pattern(rng, 9, 300, 41, np.int32)
+    at_once = np.zeros((9, n_columns), dtype=dtype)
+    add_pattern_product(at_once, indptr, indices, 0, 9, src, 0, n_columns)
+    for widths in ([16, 29], [8, 9, 28], [1, 7, 37], [45]):
+        pieces = np.zeros_like(at_once)
+        column = 0
+        for width in widths:
+            add_pattern_product(pieces, indptr, indices, 0, 9, src, column, width)
+            column += width
+        assert_array_equal(pieces, at_once)
+
+
+def test_tile_columns_list_each_tiles_rows_by_column():
+    from fastem._kernels.bernoulli import TILE_ROWS, tile_columns
+
+    rng = np.random.default_rng(2)
+    n_rows, n_features = 2 * TILE_ROWS + 37, 23
+    X = rng.uniform(size=(n_rows, n_features)) < 0.4
+    X[5] = False  # a row without ones
+    X[:, 4] = False  # a feature no row has
+    rows, columns = np.nonzero(X)
+    indptr = np.concatenate([[0], np.cumsum(X.sum(axis=1))]).astype(np.int64)
+    indices = columns.astype(np.int32)
+
+    colptr, column_rows = tile_columns(indptr, indices, n_features)
+
+    assert colptr.shape == (3, n_features + 2) and column_rows.shape == (X.sum() + n_rows,)
+    assert colptr[0, 0] == 0 and colptr[-1, -1] == column_rows.size
+    for tile in range(3):
+        block = X[tile * TILE_ROWS : (tile + 1) * TILE_ROWS]
+        block = np.hstack([block, np.ones((block.shape[0], 1), dtype=bool)])  # column D: every row
+        if tile > 0:
+            assert colptr[tile, 0] == colptr[tile - 1, -1]
+        for d in range(n_features + 1):
+            listed = column_rows[colptr[tile, d] : colptr[tile, d + 1]]
+            assert_array_equal(listed, np.flatnonzero(block[:, d]))

@@ -64,8 +64,10 @@ class BernoulliFamily:
         nk = np.zeros(log_norm.shape[0])
         sx_t = np.zeros((X.n_features, log_norm.shape[0]))
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+        colptr, column_rows = X.tile_columns()
         loglik, weight, fingerprint = accumulate_bernoulli(
-            X.indptr, X.indices, weights, table, log_norm, mode, seed, n_draws, first_row, nk, sx_t, busy_group()
+            X.indptr, X.indices, colptr, column_rows, weights, table, log_norm, mode, seed, n_draws, first_row, nk,
+            sx_t, busy_group(),
         )
         return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), loglik, weight, int(fingerprint))
 
