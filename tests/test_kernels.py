@@ -17,7 +17,7 @@ from scipy.stats import multivariate_normal
 
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, PARTIAL_BYTES
 from fastem._kernels.gaussian import accumulate_gaussian
-from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_TILE_ROWS
+from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_TILE_ROW_BYTES
 from fastem._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from fastem._kernels.seeding import squared_distances
 from fastem.exceptions import ComponentError
@@ -49,14 +49,15 @@ SHAPES = [
     pytest.param(TILE_ROWS + 1, 5, 1, id="K1-tile+1"),
     pytest.param(CHUNK_ROWS - TILE_ROWS + 7, 3, 4, id="under-one-chunk"),  # 903 rows
     pytest.param(2 * CHUNK_ROWS + 3 * TILE_ROWS + 5, 4, 3, id="three-chunks"),  # 2437 rows
-    # Full covariances: tiles of MAX_TILE_ROWS rows (300 = one tile and a part), features
-    # padded to a multiple of four (35), and with many features tiles cut to
-    # FULL_TILE_BYTES (130: 112 float64 rows).
-    pytest.param(300, 32, 2, id="D32"),
+    # Full covariances: tiles of MAX_TILE_ROW_BYTES per feature (600 = two float64
+    # tiles and a part, one float32 tile and a part), features padded to a multiple of
+    # four (35), and with many features tiles cut to FULL_TILE_BYTES (130: 112 float64
+    # rows).
+    pytest.param(600, 32, 2, id="D32"),
     pytest.param(CHUNK_ROWS + 300, 35, 3, id="D35-padded"),
     pytest.param(400, 130, 2, id="D130-short-tiles"),
 ]
-assert FULL_TILE_BYTES // (132 * 8) < MAX_TILE_ROWS
+assert FULL_TILE_BYTES // (132 * 8) < MAX_TILE_ROW_BYTES // 8
 
 
 def seed_of(n_samples, n_features, n_components):

@@ -58,14 +58,17 @@ def _centred(value, shift_value):
 
 
 # Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
-# copies xc and wx are as large), at most MAX_TILE_ROWS.  Loops over a tile's rows are
-# short vector loops, each with a fixed cost (runtime alias checks, the horizontal sum
-# of a reduction): 256 rows rather than 32 took the moments of 1M x 4, K = 8 from 51 to
-# 15 ms (one thread).  512 float32 rows measured within the noise of 256 (rows 2 and 3
-# of the benchmark).  At 128 features, 256 float64 rows (256 KiB) took the
-# log-densities of 50k rows, K = 8, from 0.15 to 0.39 s; 128 rows or 256 float32 rows
-# (128 KiB) kept them in the L2 cache.
-MAX_TILE_ROWS = 256
+# copies xc and wx are as large), and at most MAX_TILE_ROW_BYTES per feature (256
+# float64 or 512 float32 rows), so that the vector loops over a tile's rows take as
+# many steps in either dtype.  Those loops are short, each with a fixed cost (runtime
+# alias checks, the horizontal sum of a reduction): 256 rows rather than 32 took the
+# moments of 1M x 4, K = 8 from 51 to 15 ms (one thread).  E-steps on one thread,
+# 256 / 512 rows in one process, min of 11-15: row 2 float32 0.0685 / 0.0651 s and
+# float64 0.104 / 0.114 s, row 3 float32 0.0251 / 0.0231 s and float64 0.0412 /
+# 0.0431 s.  At 128 features, 256 float64 rows (256 KiB) took the log-densities of
+# 50k rows, K = 8, from 0.15 to 0.39 s; 128 rows or 256 float32 rows (128 KiB) kept
+# them in the L2 cache.
+MAX_TILE_ROW_BYTES = 2048
 FULL_TILE_BYTES = 2**17
 
 # Features of a full-covariance tile are padded to a multiple of this (log_prob_t).
@@ -534,11 +537,11 @@ def column_moments(xc, wx, n_columns, sx, acc):
 @kernel()
 def tile_rows(factors, X):
     """Rows per tile: for full covariances as many as keep a tile within
-    FULL_TILE_BYTES (at most MAX_TILE_ROWS, a multiple of 16), for diagonal ones
+    FULL_TILE_BYTES (at most MAX_TILE_ROW_BYTES per feature, a multiple of 16), for diagonal ones
     DIAG_TILE_BYTES // itemsize."""
     if factors.ndim == 3:
         by_bytes = FULL_TILE_BYTES // (factors.shape[1] * X.itemsize)
-        return max(16, min(MAX_TILE_ROWS, by_bytes - by_bytes % 16))
+        return max(16, min(MAX_TILE_ROW_BYTES // X.itemsize, by_bytes - by_bytes % 16))
     return DIAG_TILE_BYTES // X.itemsize
 
 
