@@ -57,6 +57,26 @@ def _centred(value, shift_value):
     return lambda value, shift_value: value - shift_value
 
 
+def keep_centred(xc, d, i, x0, x1, x2, x3, shifts):
+    """xc[d + r, i] = x_r for r < 4 when ``shifts`` is None, nothing otherwise (resolved
+    at compile time, as ``centred``; compiled code only)."""
+    raise NotImplementedError("keep_centred runs in compiled code only")
+
+
+@overload(keep_centred, inline="always")
+def _keep_centred(xc, d, i, x0, x1, x2, x3, shifts):
+    if isinstance(shifts, types.NoneType):
+
+        def store(xc, d, i, x0, x1, x2, x3, shifts):
+            xc[d, i] = x0
+            xc[d + 1, i] = x1
+            xc[d + 2, i] = x2
+            xc[d + 3, i] = x3
+
+        return store
+    return lambda xc, d, i, x0, x1, x2, x3, shifts: None
+
+
 # Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
 # copies xc and wx are as large), and at most MAX_TILE_ROW_BYTES per feature (256
 # float64 or 512 float32 rows), so that the vector loops over a tile's rows take as
@@ -186,16 +206,6 @@ def copy_rows(X, start, rows, xt, n_features):
 
 
 @kernel()
-def centre(xt, mean, xc):
-    """xc[d, i] = xt[d, i] - mean[d]."""
-    n_features, n_rows = xt.shape
-    for d in range(n_features):
-        m = mean[d]
-        for i in range(n_rows):
-            xc[d, i] = xt[d, i] - m
-
-
-@kernel()
 def padded_features(n_features):
     """Features of a full-covariance tile: D rounded up to FEATURE_BLOCK."""
     return n_features + (-n_features) % FEATURE_BLOCK
@@ -223,18 +233,21 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     dtype; means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past D
     (``padded_components``); ys : (5, n) in X's dtype, ``tile_log_prob``'s rows.
 
-    Narrow tiles are centred in the passes that load them (``tile_log_prob``
-    with shifts), wider ones once per component, a store per value that then
-    serves every pass (with no mean).  Row 2 (32 features), one thread, float64
-    log-densities 0.080 -> 0.070 s; row 3 (4 features) 0.0102 -> 0.0070 s float64,
-    0.0057 -> 0.0042 s float32.  Centred in the passes, row 4 (128 features) took
-    0.135 -> 0.146 s float64, and float32's eight-feature passes, with no registers
-    left for the means, 0.047 -> 0.050 s on row 2.
+    Narrow tiles are centred in every pass that loads them (``tile_log_prob``
+    with shifts); in wider ones each block of four features is centred once per
+    component, by the first pass that loads it, which keeps it in xc for the passes
+    after it (a store per value, then no mean).  Row 2 (32 features), one thread,
+    float64 log-densities 0.080 -> 0.070 s; row 3 (4 features) 0.0102 -> 0.0070 s
+    float64, 0.0057 -> 0.0042 s float32.  Centred in every pass, row 4 (128
+    features) took 0.135 -> 0.146 s float64, and float32's eight-feature passes, with
+    no registers left for the means, 0.047 -> 0.050 s on row 2.  Centred by a pass
+    of their own before the others, row 2's float32 E-step took 0.0647 s against
+    0.0620 s now (one thread).
     """
     n_padded = xt.shape[0]
     eight_features = xt.itemsize == 4  # (tile_log_prob's eight-feature passes)
-    centre_first = n_padded > CENTRED_IN_PASSES or (eight_features and n_padded > 2 * FEATURE_BLOCK)
-    if centre_first:
+    centred_once = n_padded > CENTRED_IN_PASSES or (eight_features and n_padded > 2 * FEATURE_BLOCK)
+    if centred_once:
         tile_log_prob(xt, xc, None, means, factors, log_norm, ys, logp_t)
     else:
         tile_log_prob(xt, xc, means, means, factors, log_norm, ys, logp_t)
@@ -242,10 +255,11 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
 
 @kernel()
 def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
-    """``log_prob_t``: with ``shifts`` None each component centres the tile into xc
-    first, and the passes read xc; otherwise the passes read xt and subtract
-    ``shifts[k]`` as they load.  Numba compiles one version for each, and neither
-    holds the other's work (``shift`` and ``centred`` resolve at compile time).
+    """``log_prob_t``: with ``shifts`` None the diagonal pass of each block of four
+    features centres them into xc, and the later passes read xc; otherwise every pass
+    reads xt and subtracts ``shifts[k]`` as it loads.  Numba compiles one version for
+    each, and neither holds the other's work (``shift``, ``centred`` and
+    ``keep_centred`` resolve at compile time).
 
     ys : (5, n) in X's dtype: four rows of ``L @ (x - mean)`` and the running sums of
     squares.  Four rows are formed at once, four features per update: 16 multiply-adds
@@ -264,7 +278,6 @@ def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
     for k in range(means.shape[0]):
         lower = factors[k]
         if shifts is None:
-            centre(xt, means[k], xc)
             source = xc
             mean = None
         else:
@@ -363,12 +376,16 @@ def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
             b0, b1 = lower[d + 1, d], lower[d + 1, d + 1]
             c0, c1, c2 = lower[d + 2, d], lower[d + 2, d + 1], lower[d + 2, d + 2]
             e0, e1, e2, e3 = lower[d + 3, d], lower[d + 3, d + 1], lower[d + 3, d + 2], lower[d + 3, d + 3]
-            m0, m1 = shift(mean, d), shift(mean, d + 1)
-            m2, m3 = shift(mean, d + 2), shift(mean, d + 3)
+            # It is the first pass to load features d..d+3, from the tile itself, and
+            # centres them (into xc too, for the passes of the blocks after it, when
+            # those read xc).
+            m0, m1 = means[k, d], means[k, d + 1]
+            m2, m3 = means[k, d + 2], means[k, d + 3]
             if d == 0:
                 for i in range(n_rows):
-                    x0, x1 = centred(source[0, i], m0), centred(source[1, i], m1)
-                    x2, x3 = centred(source[2, i], m2), centred(source[3, i], m3)
+                    x0, x1 = xt[0, i] - m0, xt[1, i] - m1
+                    x2, x3 = xt[2, i] - m2, xt[3, i] - m3
+                    keep_centred(xc, 0, i, x0, x1, x2, x3, shifts)
                     v0 = a0 * x0
                     v1 = b0 * x0 + b1 * x1
                     v2 = (c0 * x0 + c1 * x1) + c2 * x2
@@ -376,8 +393,9 @@ def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
                     s[i] = (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
             else:
                 for i in range(n_rows):
-                    x0, x1 = centred(source[d, i], m0), centred(source[d + 1, i], m1)
-                    x2, x3 = centred(source[d + 2, i], m2), centred(source[d + 3, i], m3)
+                    x0, x1 = xt[d, i] - m0, xt[d + 1, i] - m1
+                    x2, x3 = xt[d + 2, i] - m2, xt[d + 3, i] - m3
+                    keep_centred(xc, d, i, x0, x1, x2, x3, shifts)
                     v0 = y0[i] + a0 * x0
                     v1 = y1[i] + (b0 * x0 + b1 * x1)
                     v2 = y2[i] + ((c0 * x0 + c1 * x1) + c2 * x2)
