@@ -14,6 +14,9 @@ class BernoulliMixture(MixtureBase):
     0/1 (bool, integer or float) or a scipy.sparse matrix of 0/1; other values raise
     a ValueError naming the first one.  A pass over the data costs the number of ones
     times ``n_components`` plus ``n_samples * n_components``, so sparse data is cheap.
+    The fit holds the ones' column indices (4 or 8 bytes each); where at least 1/16
+    of the entries are 1 it also holds them by columns within tiles of 128 rows
+    (about one byte per one and per row), for the moments.
 
     Parameters
     ----------
