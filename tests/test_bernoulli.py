@@ -282,6 +282,29 @@ def test_estep_matches_reference(mode, weighted, source, dtype, route):
         assert_allclose(stats.nk, np.bincount(labels, weights=w, minlength=n_components), rtol=1e-14)
 
 
+@pytest.mark.parametrize("n_components, n_features", [(40, 41), (24, 300)])
+def test_estep_by_tile_columns_in_column_blocks_matches_reference(n_components, n_features):
+    """Tile-column moments with K = 40 (blocks of 16 weights read from packed copies)
+    and log-densities from a 300-row table (too large for column blocks), against the
+    reference, weighted, and the posterior likewise."""
+    n_samples = 700
+    X, _, _, _ = bernoulli_problem(1, n_samples, n_components, n_features, 0.3, 0.9)
+    weights, probabilities = random_params(2, n_components, n_features, 0.4, 0.6)
+    assert moment_route(X, weights, probabilities) == "tile-columns"
+    sample_weight = make_sample_weight(3, n_samples)
+    family = BernoulliFamily()
+    params = BernoulliParams(weights, probabilities)
+    stats = family.estep(check_binary_data(sp.csr_matrix(X)), sample_weight, params)
+    expected = ref_estep(X, sample_weight, weights, probabilities)
+    assert relative_error(stats.nk, expected["nk"]) < RTOL
+    assert relative_error(stats.sx, expected["sx"]) < RTOL
+    assert_allclose(stats.loglik, expected["loglik"], rtol=RTOL)
+    _, log_prob, _ = family.posterior(check_binary_data(X), params, log_prob=True)
+    lp = ref_log_prob(X, weights, probabilities)
+    top = lp.max(axis=1)
+    assert_allclose(log_prob, top + np.log(np.exp(lp - top[:, None]).sum(axis=1)), rtol=1e-12)
+
+
 def test_moments_exact_where_a_feature_is_always_one():
     """Every route adds a row's weight to nk and to sx[:, d] alike, so a feature that
     is 1 in every row has sx == nk bit for bit (its maximum-likelihood probability is
