@@ -814,7 +814,7 @@ def test_pattern_product_does_not_depend_on_column_blocks(dtype):
 
 
 def test_tile_columns_list_each_tiles_rows_by_column():
-    from fastem._kernels.bernoulli import TILE_ROWS, tile_columns
+    from fastem._kernels.bernoulli import TILE_COLUMNS, TILE_ROWS, tile_columns
 
     rng = np.random.default_rng(2)
     n_rows, n_features = 2 * TILE_ROWS + 37, 23
@@ -837,3 +837,10 @@ def test_tile_columns_list_each_tiles_rows_by_column():
         for d in range(n_features + 1):
             listed = column_rows[colptr[tile, d] : colptr[tile, d + 1]]
             assert_array_equal(listed, np.flatnonzero(block[:, d]))
+
+    # Sparser than TILE_COLUMNS: no tiles (the moments scatter).
+    sparse = X & (rng.uniform(size=X.shape) < 0.1)
+    assert sparse.mean() < TILE_COLUMNS
+    indptr = np.concatenate([[0], np.cumsum(sparse.sum(axis=1))]).astype(np.int64)
+    colptr, column_rows = tile_columns(indptr, np.nonzero(sparse)[1].astype(np.int32), n_features)
+    assert colptr.shape == (0, n_features + 2) and column_rows.shape == (0,)

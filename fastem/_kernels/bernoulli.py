@@ -75,7 +75,7 @@ def scatter_cost(n_ones, n_nonzero, n_components):
 def pattern_is_cheaper(tile_scatter_cost, n_rows, n_ones, n_components):
     """Whether the column pattern of a tile of ``n_rows`` rows and ``n_ones`` ones beats
     scattering its rows' weights, which costs ``tile_scatter_cost``."""
-    if n_components * 8 < BLOCK_BYTES:  # fewer than a float64 vector: scalar sums
+    if n_components < BLOCK_BYTES // 8:  # fewer than a float64 vector: scalar sums
         return False
     return tile_scatter_cost > (n_ones + n_rows) * (PATTERN_ONE + n_components / PATTERN_SPEEDUP)
 
@@ -87,12 +87,14 @@ def tile_columns(indptr, indices, n_features):
     Returns (colptr, column_rows): colptr (n_tiles, D + 2) int64 and column_rows
     (nnz + N,) uint8.  Column d of tile t lists, in increasing order, the positions
     within the tile of the rows whose feature d is 1, as
-    ``column_rows[colptr[t, d]:colptr[t, d + 1]]``; column D lists every row.
+    ``column_rows[colptr[t, d]:colptr[t, d + 1]]``; column D lists every row.  Data
+    whose density of ones is below TILE_COLUMNS gets empty arrays (no tile, no entry).
     """
     n_rows = indptr.shape[0] - 1
-    n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS
+    dense_enough = n_rows > 0 and indices.shape[0] >= TILE_COLUMNS * n_rows * n_features
+    n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS if dense_enough else 0
     colptr = np.empty((n_tiles, n_features + 2), dtype=np.int64)
-    column_rows = np.empty(indices.shape[0] + n_rows, dtype=np.uint8)
+    column_rows = np.empty(indices.shape[0] + n_rows if dense_enough else 0, dtype=np.uint8)
     for t in prange(n_tiles):
         start = t * TILE_ROWS
         stop = min(start + TILE_ROWS, n_rows)
@@ -257,18 +259,18 @@ def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob
     for c in prange(n_chunks_of(n_rows)):
         start, stop = chunk_bounds(c, n_rows)
         tile = np.empty((TILE_ROWS, n_components))
-        for row in range(start, stop):
-            i = (row - start) % TILE_ROWS
-            if i == 0:
-                _tile_log_prob(indptr, indices, row, min(row + TILE_ROWS, stop), table, log_norm, tile)
-            logp = tile[i]
-            if want_label:
-                out_label[row] = best_component(logp)
-            if not (want_log_prob or want_resp):
-                continue
-            log_prob = normalise_row(logp, MODE_SOFT)
-            if want_log_prob:
-                out_log_prob[row] = log_prob
-            if want_resp:
-                for k in range(n_components):
-                    out_resp[row, k] = logp[k]
+        for tile_start in range(start, stop, TILE_ROWS):
+            tile_stop = min(tile_start + TILE_ROWS, stop)
+            _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, tile)
+            for row in range(tile_start, tile_stop):
+                logp = tile[row - tile_start]
+                if want_label:
+                    out_label[row] = best_component(logp)
+                if not (want_log_prob or want_resp):
+                    continue
+                log_prob = normalise_row(logp, MODE_SOFT)
+                if want_log_prob:
+                    out_log_prob[row] = log_prob
+                if want_resp:
+                    for k in range(n_components):
+                        out_resp[row, k] = logp[k]

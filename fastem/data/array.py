@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._kernels._jit import MODE_SOFT, limit_threads
-from .._kernels.bernoulli import TILE_COLUMNS, tile_columns
+from .._kernels.bernoulli import tile_columns
 from .._kernels.seeding import squared_distances
 
 # Rows whose distances are held at once when searching for far points.
@@ -92,13 +92,9 @@ class BinaryRows:
         """The rows' tiles held by columns for the moments (``tile_columns`` of
         _kernels/bernoulli.py: nnz + n_samples bytes and 8 (n_features + 2) bytes per
         tile), formed on first use and kept for the next E-steps; empty arrays where
-        the density of ones is below TILE_COLUMNS (the moments then scatter)."""
+        the ones are too sparse for them (the moments then scatter)."""
         if self._tile_columns is None:
-            n_samples, n_features = self.shape
-            if n_samples > 0 and self.indices.shape[0] >= TILE_COLUMNS * n_samples * n_features:
-                self._tile_columns = tile_columns(self.indptr, self.indices, n_features)
-            else:
-                self._tile_columns = (np.zeros((0, n_features + 2), dtype=np.int64), np.zeros(0, dtype=np.uint8))
+            self._tile_columns = tile_columns(self.indptr, self.indices, self.n_features)
         return self._tile_columns
 
     @property
