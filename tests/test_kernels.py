@@ -697,6 +697,49 @@ def test_best_component_takes_the_first_of_equal_maxima():
             assert best_component(logp) == 1
 
 
+# -- k-means' float32 scores in vector registers ------------------------------------------
+@pytest.mark.parametrize("n_components", [2, 6, 14, 64])  # groups of 8, 4 and 2 components
+@pytest.mark.parametrize("n_features, n_rows", [(4, 32), (36, 128)])
+def test_nearest_tile_scores_match_numpy(n_components, n_features, n_rows):
+    from fastem._kernels.nearest_scores import tile_scores
+
+    rng = np.random.default_rng(n_components + n_features)
+    xt = rng.normal(size=(n_features, n_rows)).astype(np.float32)
+    centres = rng.normal(size=(n_components, n_features)).astype(np.float32)
+    bias = rng.normal(size=n_components).astype(np.float32)
+    if n_components > 2:
+        bias[-1] = -np.inf  # a padding component never wins, nor is it the runner-up
+        bias[0] = bias.max() + 1.0  # wins on some rows
+        centres[1], bias[1] = centres[0], bias[0]  # components 0 and 1 always tie
+    if n_components > 4:
+        centres[3] = centres[2] + 0.01  # a close pair, not a tie
+    inputs = [a.copy() for a in (xt, centres, bias)]
+    best = np.full(n_rows, np.nan, dtype=np.float32)
+    second = np.full(n_rows, np.nan, dtype=np.float32)
+    label = np.full(n_rows, -1, dtype=np.int32)
+
+    tile_scores(xt, centres, bias, best, second, label)
+
+    scores = bias[:, None].astype(np.float64) + centres.astype(np.float64) @ xt.astype(np.float64)
+    ordered = np.sort(scores, axis=0)
+    # float32 products and sums of 36 terms of size ~1: within 1e-5 of the float64 ones.
+    assert_allclose(best, ordered[-1], atol=1e-5)
+    assert_allclose(second, ordered[-2], atol=1e-5)
+    gap = ordered[-1] - ordered[-2]
+    clear = gap > 1e-4
+    assert clear.sum() > n_rows // 4
+    assert_array_equal(label[clear], scores.argmax(axis=0)[clear])
+    if n_components > 2:
+        # Where 0 and 1 are the best, they tie exactly and the first one wins.
+        tied = scores[0] == ordered[-1]
+        assert tied.any()
+        assert_array_equal(label[tied], 0)
+        assert_array_equal(best[tied], second[tied])
+        assert np.all(label != n_components - 1)
+    for before, after in zip(inputs, (xt, centres, bias)):
+        assert_array_equal(before, after)
+
+
 # -- transposition in vector blocks -----------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_transpose_block_moves_each_block_row_to_a_column(dtype):

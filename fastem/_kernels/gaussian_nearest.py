@@ -18,10 +18,9 @@ tie, or values too large for float32 -- is scored again in float64.  Labels are
 therefore those of float64 scores, and the chosen component's log-density and moments
 are taken from its exact distance, in X's precision.
 
-A tile of NEAREST_TILE_ROWS rows is transposed (and centred) once, and the scores of
-two components over four features are updated per pass over the tile's rows; the best
-and second-best score of each row are tracked across components with the rows
-innermost too (the runner-up costs float32 data nothing measurable).  The moments are
+A tile of NEAREST_TILE_ROWS rows is transposed (and centred) once, and
+``nearest_scores.tile_scores`` folds the components into each row's best and
+second-best score, its rows in the lanes of vector registers.  The moments are
 formed once per chunk, over each component's rows grouped together
 (``gaussian_diag.listed_moments``, with float64 sums).
 """
@@ -30,10 +29,11 @@ import numpy as np
 
 from ._jit import kernel
 from .gaussian_diag import listed_moments
+from .nearest_scores import BLOCK_ROWS, tile_scores
 from .weights import hard_assignment
 
-# Rows per tile: long vector loops over rows amortise each pass's fixed cost.
-NEAREST_TILE_ROWS = 128
+# Rows per tile (128): four of tile_scores' register blocks.
+NEAREST_TILE_ROWS = 4 * BLOCK_ROWS
 
 # float32's unit roundoff, and a bound on the absolute error of a product or sum that
 # underflows (2**-149 is float32's smallest subnormal; the rest is margin).
@@ -111,58 +111,6 @@ def transpose_centred(X, start, stop, origin, xt, norm, with_norm):
 
 
 @kernel()
-def tile_scores(xt, centres, bias, score, best, second, label):
-    """label[i] = the first k of largest score[k, i] = bias[k] + centres[k] . xt[:, i],
-    best[i] that score, second[i] the largest score of the other components (equal to
-    best[i] on a tie).
-
-    xt : (D padded to 4, n), centres (K padded to even, D padded to 4), bias (K padded,
-    -inf in the padding), score (2, n) work array, best and second (n,): all float32.
-    label : (n,) int64.
-    """
-    n_rows = xt.shape[1]
-    n_components = bias.shape[0]
-    best[:] = -np.inf
-    second[:] = -np.inf
-    label[:] = 0
-    # 2-D indexing, not row views, in the loops: a view costs reference-count updates.
-    for k in range(0, n_components, 2):
-        b0 = bias[k]
-        b1 = bias[k + 1]
-        for i in range(n_rows):
-            score[0, i] = b0
-            score[1, i] = b1
-        for d in range(0, xt.shape[0], 4):
-            a0, a1, a2, a3 = centres[k, d], centres[k, d + 1], centres[k, d + 2], centres[k, d + 3]
-            e0, e1, e2, e3 = centres[k + 1, d], centres[k + 1, d + 1], centres[k + 1, d + 2], centres[k + 1, d + 3]
-            for i in range(n_rows):
-                x0 = xt[d, i]
-                x1 = xt[d + 1, i]
-                x2 = xt[d + 2, i]
-                x3 = xt[d + 3, i]
-                score[0, i] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
-                score[1, i] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-        # Strictly greater: ties go to the first component, as in best_component.
-        # Selects, not branches, so that the loops vectorise; the runner-up is the
-        # larger of itself and the smaller of (best, score).
-        for i in range(n_rows):
-            top = best[i]
-            chosen = label[i]
-            runner_up = second[i]
-            v = score[0, i]
-            runner_up = max(runner_up, min(top, v))
-            chosen = k if v > top else chosen
-            top = v if v > top else top
-            v = score[1, i]
-            runner_up = max(runner_up, min(top, v))
-            chosen = k + 1 if v > top else chosen
-            top = v if v > top else top
-            best[i] = top
-            second[i] = runner_up
-            label[i] = chosen
-
-
-@kernel()
 def confirmed(best, second, norm, largest_bias, largest_norm, n_features):
     """True when the float32 scores' best component is certainly the exact best:
     the gap to the runner-up exceeds twice ``E_i`` (module docstring)."""
@@ -207,10 +155,9 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
     lane_bias = bias.astype(np.float32)
     n_rows = NEAREST_TILE_ROWS
     xt = np.zeros((centres.shape[1], n_rows), dtype=np.float32)  # padding features stay 0
-    score = np.empty((2, n_rows), dtype=np.float32)
     best = np.empty(n_rows, dtype=np.float32)
     second = np.empty(n_rows, dtype=np.float32)
-    label = np.empty(n_rows, dtype=np.int64)
+    label = np.empty(n_rows, dtype=np.int32)
     norm = np.empty(n_rows)
     xc = np.empty(n_features, dtype=X.dtype)
     # Each row's component and weight, for the moments of the whole chunk at its end.
@@ -223,10 +170,10 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
-        tile_scores(xt, lane_centres, lane_bias, score, best, second, label)
+        tile_scores(xt, lane_centres, lane_bias, best, second, label)
         for i in range(tile_stop - tile_start):
             row = tile_start + i
-            k = label[i]
+            k = np.int64(label[i])
             if confirm and not confirmed(best[i], second[i], norm[i], largest_bias, largest_norm, centres.shape[1]):
                 k = rescore_row(X, row, origin, centres, bias, xc)
             w = sample_weight[row] if weighted else 1.0

@@ -1,0 +1,156 @@
+"""The best and second-best float32 score of each row of a transposed tile.
+
+``tile_scores`` is the inner loop of k-means' assignment step (``gaussian_nearest``):
+``score[k, i] = bias[k] + centres[k] . xt[:, i]`` for every component k and row i,
+reduced to each row's largest score, the first component that has it, and the largest
+score of the other components.
+
+Written as loops, each score lived in a work array that every pass over four features
+loaded and stored again, and the products were rounded and added separately: 76
+GFLOP/s on one thread.  Here a Numba ``@intrinsic`` holds the scores of two vectors of
+rows (32 float32 rows) and eight components (16 vector registers) across all the
+features, one fused multiply-add per feature, component and vector; only the running
+best, runner-up and label are loaded and stored, once per eight components.  One
+thread, 1M rows x 32 features, K = 64, from a tile in cache: 0.054 -> 0.039 s (76 ->
+105 GFLOP/s, the machine's fused multiply-add rate); other shapes of the register
+block (1 to 4 row vectors, 4 to 16 components) measured the same.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._jit import kernel
+
+# float32 lanes of a 64-byte vector (LLVM splits it where the machine's are narrower).
+LANES = 16
+# Row vectors that share each load of a centre's coefficient.
+ROW_VECTORS = 2
+# Rows of one register block: the tile's row count must be a multiple of it.
+BLOCK_ROWS = LANES * ROW_VECTORS
+
+
+def _scores_of(n_group):
+    """An intrinsic that folds components ``k ... k + n_group - 1`` into every row's
+    (best, second, label)."""
+
+    @intrinsic
+    def fold_components(typingctx, xt, centres, bias, k, best, second, label):
+        arrays = (xt, centres, bias, best, second, label)
+        if not (
+            all(isinstance(a, types.Array) and a.layout == "C" for a in arrays)
+            and xt.ndim == 2 and centres.ndim == 2
+            and all(a.dtype == types.float32 for a in arrays[:5])
+            and label.dtype == types.int32
+            and isinstance(k, types.Integer)
+        ):
+            return None
+
+        def codegen(context, builder, signature, args):
+            xt_array, centres_array, bias_array, _, best_array, second_array, label_array = (
+                None if i == 3 else context.make_array(signature.args[i])(context, builder, args[i])
+                for i in range(7)
+            )
+            index = ir.IntType(64)
+            int32 = ir.IntType(32)
+            vector = ir.VectorType(ir.FloatType(), LANES)
+            int_vector = ir.VectorType(int32, LANES)
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{LANES}f32"
+            )
+            first = context.cast(builder, args[3], signature.args[3], types.int64)
+            n_features, n_rows = cgutils.unpack_tuple(builder, xt_array.shape)
+            centre_stride = cgutils.unpack_tuple(builder, centres_array.shape)[1]
+
+            def constant(value):
+                return ir.Constant(index, value)
+
+            def splat(value, vector_type):
+                undefined = ir.Constant(vector_type, ir.Undefined)
+                head = builder.insert_element(undefined, value, ir.Constant(int32, 0))
+                return builder.shuffle_vector(head, undefined, ir.Constant(int_vector, [0] * LANES))
+
+            def vector_at(array, position, vector_type=vector):
+                return builder.bitcast(builder.gep(array.data, [position]), vector_type.as_pointer())
+
+            components = [builder.add(first, constant(g)) for g in range(n_group)]
+            biases = [splat(builder.load(builder.gep(bias_array.data, [k_])), vector) for k_ in components]
+            labels = [splat(builder.trunc(k_, int32), int_vector) for k_ in components]
+            centre_rows = [builder.mul(k_, centre_stride) for k_ in components]
+            scores = [[cgutils.alloca_once(builder, vector) for _ in range(ROW_VECTORS)] for _ in components]
+            n_blocks = builder.udiv(n_rows, constant(BLOCK_ROWS))
+            with cgutils.for_range(builder, n_blocks) as blocks:
+                block_start = builder.mul(blocks.index, constant(BLOCK_ROWS))
+                for g in range(n_group):
+                    for slot in scores[g]:
+                        builder.store(biases[g], slot)
+                with cgutils.for_range(builder, n_features) as features:
+                    d = features.index
+                    row_start = builder.add(builder.mul(d, n_rows), block_start)
+                    xs = [
+                        builder.load(vector_at(xt_array, builder.add(row_start, constant(r * LANES))), align=4)
+                        for r in range(ROW_VECTORS)
+                    ]
+                    for g in range(n_group):
+                        coefficient = builder.load(builder.gep(centres_array.data, [builder.add(centre_rows[g], d)]))
+                        coefficient = splat(coefficient, vector)
+                        for x, slot in zip(xs, scores[g]):
+                            builder.store(builder.call(fma, [coefficient, x, builder.load(slot)]), slot)
+                for r in range(ROW_VECTORS):
+                    position = builder.add(block_start, constant(r * LANES))
+                    best_at = vector_at(best_array, position)
+                    second_at = vector_at(second_array, position)
+                    label_at = vector_at(label_array, position, int_vector)
+                    top = builder.load(best_at, align=4)
+                    runner_up = builder.load(second_at, align=4)
+                    chosen = builder.load(label_at, align=4)
+                    # In component order, strictly greater wins: ties go to the first.
+                    # The runner-up is the larger of itself and min(top, score).
+                    for g in range(n_group):
+                        score = builder.load(scores[g][r])
+                        lower = builder.select(builder.fcmp_ordered("<", score, top), score, top)
+                        runner_up = builder.select(builder.fcmp_ordered(">", lower, runner_up), lower, runner_up)
+                        wins = builder.fcmp_ordered(">", score, top)
+                        chosen = builder.select(wins, labels[g], chosen)
+                        top = builder.select(wins, score, top)
+                    builder.store(top, best_at, align=4)
+                    builder.store(runner_up, second_at, align=4)
+                    builder.store(chosen, label_at, align=4)
+            return context.get_dummy_value()
+
+        return types.none(xt, centres, bias, k, best, second, label), codegen
+
+    return fold_components
+
+
+# Components per call: eight while they last, then four and two (K is padded to even).
+_fold_8 = _scores_of(8)
+_fold_4 = _scores_of(4)
+_fold_2 = _scores_of(2)
+
+
+@kernel()
+def tile_scores(xt, centres, bias, best, second, label):
+    """label[i] = the first k of largest score[k, i] = bias[k] + centres[k] . xt[:, i],
+    best[i] that score, second[i] the largest score of the other components (equal to
+    best[i] on a tie).
+
+    xt : (D, n) with n a multiple of BLOCK_ROWS; centres (K, D) with K even; bias (K,),
+    -inf for padding components; best and second (n,): all float32, C-contiguous.
+    label : (n,) int32.  No bounds checks: the shapes are the caller's to keep.
+    """
+    best[:] = -np.inf
+    second[:] = -np.inf
+    label[:] = 0
+    n_components = bias.shape[0]
+    k = 0
+    while k + 8 <= n_components:
+        _fold_8(xt, centres, bias, k, best, second, label)
+        k += 8
+    if k + 4 <= n_components:
+        _fold_4(xt, centres, bias, k, best, second, label)
+        k += 4
+    if k + 2 <= n_components:
+        _fold_2(xt, centres, bias, k, best, second, label)
