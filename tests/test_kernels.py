@@ -697,6 +697,36 @@ def test_best_component_takes_the_first_of_equal_maxima():
             assert best_component(logp) == 1
 
 
+# -- full-covariance log-densities in vector registers ------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("n_padded", [32, 36, 68])  # whole blocks of 8 rows of L, and a last 4
+def test_full_log_prob_matches_numpy(dtype, n_padded):
+    from fastem._kernels.full_log_prob import log_prob_t
+
+    rng = np.random.default_rng(n_padded)
+    lanes = 64 // np.dtype(dtype).itemsize
+    n_rows, n_features, n_components = 3 * lanes, n_padded - 3, 3  # pairs of vectors and one
+    xt = np.zeros((n_padded, n_rows), dtype=dtype)
+    xt[:n_features] = rng.normal(size=(n_features, n_rows))
+    means = np.zeros((n_components, n_padded), dtype=dtype)
+    means[:, :n_features] = rng.normal(size=(n_components, n_features))
+    factors = np.zeros((n_components, n_padded, n_padded), dtype=dtype)
+    for k in range(n_components):
+        factors[k, :n_features, :n_features] = np.tril(rng.normal(size=(n_features, n_features))) * 0.2
+    log_norm = rng.normal(size=n_components)
+    inputs = [a.copy() for a in (xt, means, factors, log_norm)]
+    logp_t = np.full((n_components, n_rows), np.nan, dtype=dtype)
+
+    log_prob_t(xt, means, factors, log_norm, logp_t)
+
+    centred = xt[None].astype(np.float64) - means[:, :, None]
+    z = np.einsum("kjd,kdi->kji", factors.astype(np.float64), centred)
+    expected = log_norm[:, None] - 0.5 * (z**2).sum(axis=1)
+    assert_relative_close(logp_t, expected, RTOL[dtype], "logp_t")
+    for before, after in zip(inputs, (xt, means, factors, log_norm)):
+        assert_array_equal(before, after)
+
+
 # -- k-means' float32 scores in vector registers ------------------------------------------
 @pytest.mark.parametrize("n_components", [2, 6, 14, 64])  # groups of 8, 4 and 2 components
 @pytest.mark.parametrize("n_features, n_rows", [(4, 32), (36, 128)])

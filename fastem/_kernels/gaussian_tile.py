@@ -11,8 +11,9 @@ shape, not a constant: with a constant trip count LLVM unrolls these loops compl
 and leaves them scalar, which measured 1.7x slower.)
 
 Full-covariance tiles have their features padded to a multiple of four (zero features
-add nothing), so that ``log_prob_t`` forms four rows of ``L @ (x - mean)`` per pass,
-four features per update; their rows are as many as keep a tile in the L2 cache.  Per
+add nothing), so that ``log_prob_t`` forms the rows of ``L @ (x - mean)`` in blocks of
+four or eight (in vector registers from 32 features on, ``full_log_prob``); their rows
+are as many as keep a tile in the L2 cache.  Per
 tile the log-densities are held as ``logp_t[k, i]`` (components by rows).  The
 densities, exps, weights and moments are in X's dtype (float32 data: twice the lanes),
 and their sums enter the float64 accumulators once per block of rows and component (a
@@ -26,7 +27,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from . import gaussian_diag
+from . import full_log_prob, gaussian_diag
 from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .transpose import block_lanes, transpose_block
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
@@ -93,9 +94,6 @@ FULL_TILE_BYTES = 2**17
 
 # Features of a full-covariance tile are padded to a multiple of this (log_prob_t).
 FEATURE_BLOCK = 4
-
-# Padded features up to which log_prob_t centres a tile in its passes (float64).
-CENTRED_IN_PASSES = 32
 
 # Features from which a chunk's sparse tiles defer their moments to one gathered pass
 # (200k x D, K = 8, sharp, one thread, float64: D = 32 0.125 -> 0.079 s; D = 8 no
@@ -240,20 +238,22 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     dtype; means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past D
     (``padded_components``); ys : (5, n) in X's dtype, ``tile_log_prob``'s rows.
 
-    Narrow tiles are centred in every pass that loads them (``tile_log_prob``
-    with shifts); in wider ones each block of four features is centred once per
-    component, by the first pass that loads it, which keeps it in xc for the passes
-    after it (a store per value, then no mean).  Row 2 (32 features), one thread,
-    float64 log-densities 0.080 -> 0.070 s; row 3 (4 features) 0.0102 -> 0.0070 s
-    float64, 0.0057 -> 0.0042 s float32.  Centred in every pass, row 4 (128
-    features) took 0.135 -> 0.146 s float64, and float32's eight-feature passes, with
-    no registers left for the means, 0.047 -> 0.050 s on row 2.  Centred by a pass
-    of their own before the others, row 2's float32 E-step took 0.0647 s against
-    0.0620 s now (one thread).
+    From REGISTER_FEATURES padded features on, ``full_log_prob.log_prob_t`` holds the
+    rows of ``L @ (x - mean)`` in registers: as fast as these loops in float64 at 32
+    features and faster wider, faster in float32 (rows 2 and 4 of the benchmark).
+    Narrower tiles take ``tile_log_prob``.  float64 ones, and float32 ones of up to
+    eight features, are centred in every pass that loads them (row 3, 4 features, one
+    thread: 0.0102 -> 0.0070 s float64, 0.0057 -> 0.0042 s float32).  float32's
+    eight-feature passes have no registers left for the means: there each block of
+    four features is centred once per component, by the first pass that loads it,
+    which keeps it in xc for the passes after it (a store per value, then no mean).
     """
     n_padded = xt.shape[0]
+    if n_padded >= full_log_prob.REGISTER_FEATURES and xt.shape[1] % block_lanes(xt) == 0:
+        full_log_prob.log_prob_t(xt, means, factors, log_norm, logp_t)
+        return
     eight_features = xt.itemsize == 4  # (tile_log_prob's eight-feature passes)
-    centred_once = n_padded > CENTRED_IN_PASSES or (eight_features and n_padded > 2 * FEATURE_BLOCK)
+    centred_once = eight_features and n_padded > 2 * FEATURE_BLOCK
     if centred_once:
         tile_log_prob(xt, xc, None, means, factors, log_norm, ys, logp_t)
     else:
