@@ -29,7 +29,10 @@ from numba import prange
 from ._jit import MODE_HARD, MODE_SOFT, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
 from .pattern_product import add_pattern_product
 from .transpose import BLOCK_BYTES
-from .weights import best_component, hard_row, normalise_row, stream_start, weigh_row
+from .gaussian_tile import transpose_tile
+from .weights import (
+    best_component, hard_row, normalise_row, stream_start, tile_row_weights, tile_weight_buffers, tile_weights,
+)
 
 # Log-densities and moments are formed tile by tile, TILE_ROWS rows at a time.
 TILE_ROWS = 128
@@ -166,38 +169,47 @@ def _chunk_stats(
     """
     n_components = log_norm.shape[0]
     n_features = sx_t.shape[0]
-    weighted = sample_weight.shape[0] > 0
     tile_rows = TILE_ROWS
     by_columns = colptr.shape[0] > 0
     sums = np.zeros((n_features + 1, n_components))  # sx transposed, then nk
     resp = np.empty((tile_rows, n_components))
     n_nonzero = np.empty(tile_rows, dtype=np.int64)
+    # Soft and sampled weights are formed for the whole tile, components by rows
+    # (``tile_weights``), and turned back into rows for the moments.
+    logp_t = np.empty((n_components, tile_rows))
+    weights_t, top, total, log_prob, row_work = tile_weight_buffers(n_components, tile_rows, logp_t)
+    w = np.empty(tile_rows)
+    drawn_nk = np.zeros(n_components)  # (nk comes from the moments' last row)
     loglik = 0.0
     weight = 0.0
     fingerprint = np.uint64(0)
     for tile_start in range(start, stop, tile_rows):
         tile_stop = min(tile_start + tile_rows, stop)
+        n_used = tile_stop - tile_start
         cost = 0.0
         _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, resp)
+        weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
+        if mode != MODE_HARD:
+            transpose_tile(resp, 0, n_used, logp_t)
+            loglik = tile_weights(
+                loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row_work, drawn_nk, weights_t
+            )
+            transpose_tile(weights_t, 0, n_components, resp)
         for row in range(tile_start, tile_stop):
             i = row - tile_start
             logp = resp[i]
-            w = sample_weight[row] if weighted else 1.0
-            weight += w
             if mode == MODE_HARD:
-                label, term, row_hash = hard_row(logp, w, first_row + row)
-                loglik += w * term
+                label, term, row_hash = hard_row(logp, w[i], first_row + row)
+                loglik += w[i] * term
                 fingerprint += row_hash
                 logp[:] = 0.0
                 n_nonzero[i] = 0
                 if label >= 0:
-                    logp[label] = w
+                    logp[label] = w[i]
                     n_nonzero[i] = 1
             else:
-                loglik += w * weigh_row(logp, mode, n_draws, state)
                 count = 0
                 for k in range(n_components):
-                    logp[k] *= w
                     count += logp[k] != 0.0
                 n_nonzero[i] = count
             cost += scatter_cost(indptr[row + 1] - indptr[row], n_nonzero[i], n_components)
