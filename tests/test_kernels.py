@@ -727,6 +727,34 @@ def test_full_log_prob_matches_numpy(dtype, n_padded):
         assert_array_equal(before, after)
 
 
+# -- deferred full-covariance moments as outer products ------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("n_features", [16, 35, 130])  # whole vectors; a partial vector and block
+def test_deferred_moments_match_numpy(dtype, n_features):
+    from fastem._kernels.outer_moments import BUFFER_ROWS, deferred_moments, outer_buffers
+
+    rng = np.random.default_rng(n_features)
+    n_rows, start = 3 * BUFFER_ROWS + 50, 7  # more listed rows than one buffer holds
+    X = rng.normal(size=(start + n_rows + 5, n_features)).astype(dtype)
+    mean = rng.normal(size=n_features + 2).astype(dtype)  # padded means, as the tiles pass them
+    resp = np.where(rng.uniform(size=n_rows) < 0.8, rng.uniform(size=n_rows), 0.0).astype(dtype)
+    rows_x, rows_w, part = outer_buffers(n_features, X)
+    sx = np.full(n_features, 0.5)
+    acc = np.full((n_features, n_features), 0.25)
+    inputs = [a.copy() for a in (X, mean, resp)]
+
+    deferred_moments(X, start, mean, resp, np.empty(n_rows, dtype=np.int64), rows_x, rows_w, part, sx, acc)
+
+    centred = X[start : start + n_rows].astype(np.float64) - mean[:n_features]
+    weighted = resp[:, None] * centred
+    upper = np.triu_indices(n_features)
+    assert_relative_close(sx, 0.5 + weighted.sum(axis=0), RTOL[dtype], "sx")
+    assert_relative_close(acc[upper], (0.25 + weighted.T @ centred)[upper], RTOL[dtype], "acc")
+    assert_array_equal(np.tril(acc, -1), np.tril(np.full_like(acc, 0.25), -1))  # only the upper triangle
+    for before, after in zip(inputs, (X, mean, resp)):
+        assert_array_equal(before, after)
+
+
 # -- k-means' float32 scores in vector registers ------------------------------------------
 @pytest.mark.parametrize("n_components", [2, 6, 14, 64])  # groups of 8, 4 and 2 components
 @pytest.mark.parametrize("n_features, n_rows", [(4, 32), (36, 128)])

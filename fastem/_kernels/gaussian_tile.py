@@ -28,6 +28,7 @@ from numba import types
 from numba.extending import overload
 
 from . import full_log_prob, gaussian_diag
+from .outer_moments import deferred_moments, outer_buffers
 from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .transpose import block_lanes, transpose_block
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
@@ -95,7 +96,7 @@ FULL_TILE_BYTES = 2**17
 # Features of a full-covariance tile are padded to a multiple of this (log_prob_t).
 FEATURE_BLOCK = 4
 
-# Features from which a chunk's sparse tiles defer their moments to one gathered pass
+# Features from which a chunk's sparse tiles defer their moments to one pass per chunk
 # (200k x D, K = 8, sharp, one thread, float64: D = 32 0.125 -> 0.079 s; D = 8 no
 # faster; row 3, D = 4, 3% slower).
 DEFERRED_FEATURES = 16
@@ -450,11 +451,12 @@ def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
     ``wx`` (as ``dense_moments_t`` takes them), a block of ``xc.shape[1]`` at a time;
     ``rows`` (at least resp's length, int64) is a work array for their indices.
 
-    A chunk's sparse tiles defer their rows to this one pass, so that each sum runs
-    over the rows of four tiles at once: with sharp posteriors a component holds about
-    n / K rows of a tile, too few to fill the vector loops (row 4, 50k x 128, K = 8,
-    moments per tile / per chunk, one thread: 0.099 / 0.058 s float64, 0.071 / 0.051 s
-    float32).
+    Sparse tiles of fewer than DEFERRED_FEATURES features take it per tile; wider ones
+    defer their rows to one pass per chunk (``outer_moments.deferred_moments``), so
+    that each sum runs over the rows of four tiles at once: with sharp posteriors a
+    component holds about n / K rows of a tile, too few to fill the vector loops (row
+    4, 50k x 128, K = 8, moments per tile / per chunk, one thread: 0.099 / 0.058 s
+    float64, 0.071 / 0.051 s float32, both by gathered columns).
     """
     n_active = 0
     for i in range(resp.shape[0]):
@@ -608,10 +610,11 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     w = np.empty(n_rows)
     work = np.empty((2, n_features), dtype=dtype)  # listed_moments' part sums
     # Full covariances of DEFERRED_FEATURES or more: the weights of sparse tiles' rows,
-    # whose moments are gathered once for the whole chunk (gathered_moments).
+    # whose moments are formed once for the whole chunk (outer_moments.deferred_moments).
     defer = factors.ndim == 3 and sx.shape[1] >= DEFERRED_FEATURES
     deferred = np.zeros((n_components, stop - start if defer else 0), dtype=dtype)
     n_deferred = np.zeros(n_components, dtype=np.int64)
+    rows_x, rows_w, part = outer_buffers(sx.shape[1] if defer else 0, X)
     rows = np.empty(max(n_rows, stop - start), dtype=np.int64)  # gathered_moments' rows
     # Diagonal covariances: each component's rows with weight, and their weights, listed
     # for the whole chunk (gaussian_diag.listed_moments).
@@ -676,7 +679,7 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     if factors.ndim == 3:  # (a branch Numba prunes for diagonal factors)
         for k in range(n_components):
             if n_deferred[k] > 0:
-                gathered_moments(X, start, means[k], deferred[k], xc, wx, rows, sx[k], sxx[k])
+                deferred_moments(X, start, means[k], deferred[k], rows, rows_x, rows_w, part, sx[k], sxx[k])
     else:
         for k in range(n_components):
             if n_listed[k] > 0:
