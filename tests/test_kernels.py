@@ -825,7 +825,8 @@ def test_transpose_block_moves_each_block_row_to_a_column(dtype):
 @pytest.mark.parametrize("n_features", [3, 16, 35, 67])  # narrow, whole blocks, blocks and leftovers
 @pytest.mark.parametrize("n_used", [1, 37, 64])
 def test_transpose_tile_and_gather_columns_match_numpy(dtype, n_features, n_used):
-    from fastem._kernels.gaussian_tile import gather_columns, transpose_tile
+    from fastem._kernels.gaussian_tile import gather_columns
+    from fastem._kernels.transpose import transpose_tile
 
     rng = np.random.default_rng(n_features + n_used)
     X = rng.normal(size=(150, n_features)).astype(dtype)

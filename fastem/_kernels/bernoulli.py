@@ -28,8 +28,7 @@ from numba import prange
 
 from ._jit import MODE_HARD, MODE_SOFT, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
 from .pattern_product import add_pattern_product
-from .transpose import BLOCK_BYTES
-from .gaussian_tile import transpose_tile
+from .transpose import BLOCK_BYTES, transpose_tile
 from .weights import (
     best_component, hard_row, normalise_row, stream_start, tile_row_weights, tile_weight_buffers, tile_weights,
 )

@@ -26,6 +26,7 @@ from numba.extending import intrinsic
 
 from ._jit import kernel
 from .transpose import BLOCK_BYTES
+from .vector_ir import Vectors, as_index
 
 # Padded features from which ``gaussian_tile.log_prob_t`` takes this kernel.
 REGISTER_FEATURES = 32
@@ -56,45 +57,27 @@ def _log_prob_of(row_vectors):
             )
             out_array = context.make_array(signature.args[7])(context, builder, args[7])
             dtype = signature.args[0].dtype
-            itemsize = dtype.bitwidth // 8
-            lanes = BLOCK_BYTES // itemsize
-            index = ir.IntType(64)
-            int32 = ir.IntType(32)
-            vector = ir.VectorType(context.get_data_type(dtype), lanes)
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{lanes}f{dtype.bitwidth}"
-            )
-
-            def constant(value):
-                return ir.Constant(index, value)
-
-            def splat(value):
-                undefined = ir.Constant(vector, ir.Undefined)
-                head = builder.insert_element(undefined, value, ir.Constant(int32, 0))
-                return builder.shuffle_vector(head, undefined, ir.Constant(ir.VectorType(int32, lanes), [0] * lanes))
-
-            def vector_at(array, position):
-                return builder.bitcast(builder.gep(array.data, [position]), vector.as_pointer())
-
-            k = context.cast(builder, args[4], signature.args[4], types.int64)
-            first_column = context.cast(builder, args[5], signature.args[5], types.int64)
-            n_columns = context.cast(builder, args[6], signature.args[6], types.int64)
+            vectors = Vectors(context, builder, dtype)
+            lanes = vectors.lanes
+            constant = vectors.index
+            splat = vectors.splat
+            k, first_column, n_columns = (as_index(context, builder, args[i], signature.args[i]) for i in (4, 5, 6))
             n_padded, n_rows = cgutils.unpack_tuple(builder, xt_array.shape)
             out_stride = cgutils.unpack_tuple(builder, out_array.shape)[1]
             mean_start = builder.mul(k, n_padded)
             lower_start = builder.mul(k, builder.mul(n_padded, n_padded))
             norm = builder.load(builder.gep(norm_array.data, [k]))
             norm = splat(context.cast(builder, norm, signature.args[3].dtype, dtype))
-            half = ir.Constant(vector, [0.5] * lanes)
-            zero = ir.Constant(vector, [0.0] * lanes)
+            half = ir.Constant(vectors.type, [0.5] * lanes)
+            zero = ir.Constant(vectors.type, [0.0] * lanes)
             block_rows = lanes * row_vectors
-            sums = [cgutils.alloca_once(builder, vector) for _ in range(row_vectors)]
+            sums = [cgutils.alloca_once(builder, vectors.type) for _ in range(row_vectors)]
             n_blocks = builder.udiv(n_columns, constant(block_rows))
             n_groups = builder.udiv(n_padded, constant(GROUP))
 
             def rows_of_lower(block_start, g0, width):
                 """Add the squares of rows g0 ... g0 + width - 1 of L (x - mean)."""
-                ys = [[cgutils.alloca_once(builder, vector) for _ in range(row_vectors)] for _ in range(width)]
+                ys = [[cgutils.alloca_once(builder, vectors.type) for _ in range(row_vectors)] for _ in range(width)]
                 for slots in ys:
                     for slot in slots:
                         builder.store(zero, slot)
@@ -104,17 +87,14 @@ def _log_prob_of(row_vectors):
                     mean = splat(builder.load(builder.gep(means_array.data, [builder.add(mean_start, j)])))
                     start = builder.add(builder.mul(j, n_rows), block_start)
                     xs = [
-                        builder.fsub(
-                            builder.load(vector_at(xt_array, builder.add(start, constant(r * lanes))), align=itemsize),
-                            mean,
-                        )
+                        builder.fsub(vectors.load(xt_array, builder.add(start, constant(r * lanes))), mean)
                         for r in range(row_vectors)
                     ]
                     for g in range(first_row, width):
                         row = builder.mul(builder.add(g0, constant(g)), n_padded)
                         coefficient = splat(builder.load(builder.gep(factors_array.data, [builder.add(lower_start, builder.add(row, j))])))
                         for x, slot in zip(xs, ys[g]):
-                            builder.store(builder.call(fma, [coefficient, x, builder.load(slot)]), slot)
+                            builder.store(vectors.fma(coefficient, x, builder.load(slot)), slot)
 
                 with cgutils.for_range(builder, g0) as features:
                     add_feature(features.index, 0)
@@ -123,7 +103,7 @@ def _log_prob_of(row_vectors):
                 for slots in ys:
                     for slot, total in zip(slots, sums):
                         y = builder.load(slot)
-                        builder.store(builder.call(fma, [y, y, builder.load(total)]), total)
+                        builder.store(vectors.fma(y, y, builder.load(total)), total)
 
             with cgutils.for_range(builder, n_blocks) as blocks:
                 block_start = builder.add(first_column, builder.mul(blocks.index, constant(block_rows)))
@@ -137,7 +117,7 @@ def _log_prob_of(row_vectors):
                 for r, total in enumerate(sums):
                     value = builder.fsub(norm, builder.fmul(half, builder.load(total)))
                     position = builder.add(builder.mul(k, out_stride), builder.add(block_start, constant(r * lanes)))
-                    builder.store(value, vector_at(out_array, position), align=itemsize)
+                    vectors.store(value, out_array, position)
             return context.get_dummy_value()
 
         return types.none(xt, means, factors, log_norm, k, column, n_columns, logp_t), codegen

@@ -17,14 +17,14 @@ block (1 to 4 row vectors, 4 to 16 components) measured the same.
 """
 
 import numpy as np
-from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .vector_ir import INT32, Vectors, as_index
 
-# float32 lanes of a 64-byte vector (LLVM splits it where the machine's are narrower).
+# float32 lanes of a 64-byte vector (vector_ir).
 LANES = 16
 # Row vectors that share each load of a centre's coefficient.
 ROW_VECTORS = 2
@@ -53,33 +53,16 @@ def _scores_of(n_group):
                 None if i == 3 else context.make_array(signature.args[i])(context, builder, args[i])
                 for i in range(7)
             )
-            index = ir.IntType(64)
-            int32 = ir.IntType(32)
-            vector = ir.VectorType(ir.FloatType(), LANES)
-            int_vector = ir.VectorType(int32, LANES)
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{LANES}f32"
-            )
-            first = context.cast(builder, args[3], signature.args[3], types.int64)
+            vectors = Vectors(context, builder, types.float32)
+            constant = vectors.index
+            first = as_index(context, builder, args[3], signature.args[3])
             n_features, n_rows = cgutils.unpack_tuple(builder, xt_array.shape)
             centre_stride = cgutils.unpack_tuple(builder, centres_array.shape)[1]
-
-            def constant(value):
-                return ir.Constant(index, value)
-
-            def splat(value, vector_type):
-                undefined = ir.Constant(vector_type, ir.Undefined)
-                head = builder.insert_element(undefined, value, ir.Constant(int32, 0))
-                return builder.shuffle_vector(head, undefined, ir.Constant(int_vector, [0] * LANES))
-
-            def vector_at(array, position, vector_type=vector):
-                return builder.bitcast(builder.gep(array.data, [position]), vector_type.as_pointer())
-
             components = [builder.add(first, constant(g)) for g in range(n_group)]
-            biases = [splat(builder.load(builder.gep(bias_array.data, [k_])), vector) for k_ in components]
-            labels = [splat(builder.trunc(k_, int32), int_vector) for k_ in components]
+            biases = [vectors.splat(builder.load(builder.gep(bias_array.data, [k_]))) for k_ in components]
+            labels = [vectors.splat(builder.trunc(k_, INT32), vectors.int_type) for k_ in components]
             centre_rows = [builder.mul(k_, centre_stride) for k_ in components]
-            scores = [[cgutils.alloca_once(builder, vector) for _ in range(ROW_VECTORS)] for _ in components]
+            scores = [[cgutils.alloca_once(builder, vectors.type) for _ in range(ROW_VECTORS)] for _ in components]
             n_blocks = builder.udiv(n_rows, constant(BLOCK_ROWS))
             with cgutils.for_range(builder, n_blocks) as blocks:
                 block_start = builder.mul(blocks.index, constant(BLOCK_ROWS))
@@ -89,23 +72,17 @@ def _scores_of(n_group):
                 with cgutils.for_range(builder, n_features) as features:
                     d = features.index
                     row_start = builder.add(builder.mul(d, n_rows), block_start)
-                    xs = [
-                        builder.load(vector_at(xt_array, builder.add(row_start, constant(r * LANES))), align=4)
-                        for r in range(ROW_VECTORS)
-                    ]
+                    xs = [vectors.load(xt_array, builder.add(row_start, constant(r * LANES))) for r in range(ROW_VECTORS)]
                     for g in range(n_group):
                         coefficient = builder.load(builder.gep(centres_array.data, [builder.add(centre_rows[g], d)]))
-                        coefficient = splat(coefficient, vector)
+                        coefficient = vectors.splat(coefficient)
                         for x, slot in zip(xs, scores[g]):
-                            builder.store(builder.call(fma, [coefficient, x, builder.load(slot)]), slot)
+                            builder.store(vectors.fma(coefficient, x, builder.load(slot)), slot)
                 for r in range(ROW_VECTORS):
                     position = builder.add(block_start, constant(r * LANES))
-                    best_at = vector_at(best_array, position)
-                    second_at = vector_at(second_array, position)
-                    label_at = vector_at(label_array, position, int_vector)
-                    top = builder.load(best_at, align=4)
-                    runner_up = builder.load(second_at, align=4)
-                    chosen = builder.load(label_at, align=4)
+                    top = vectors.load(best_array, position)
+                    runner_up = vectors.load(second_array, position)
+                    chosen = vectors.load(label_array, position, vectors.int_type)
                     # In component order, strictly greater wins: ties go to the first.
                     # The runner-up is the larger of itself and min(top, score).
                     for g in range(n_group):
@@ -115,9 +92,9 @@ def _scores_of(n_group):
                         wins = builder.fcmp_ordered(">", score, top)
                         chosen = builder.select(wins, labels[g], chosen)
                         top = builder.select(wins, score, top)
-                    builder.store(top, best_at, align=4)
-                    builder.store(runner_up, second_at, align=4)
-                    builder.store(chosen, label_at, align=4)
+                    vectors.store(top, best_array, position)
+                    vectors.store(runner_up, second_array, position)
+                    vectors.store(chosen, label_array, position, vectors.int_type)
             return context.get_dummy_value()
 
         return types.none(xt, centres, bias, k, best, second, label), codegen

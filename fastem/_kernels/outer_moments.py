@@ -22,6 +22,7 @@ from numba.extending import intrinsic
 
 from ._jit import kernel
 from .transpose import BLOCK_BYTES
+from .vector_ir import Vectors, as_index
 
 # Rows j of the sums per pass, and rows copied into the buffers at a time.
 J_ROWS = 8
@@ -45,52 +46,30 @@ def _outer_of(n_vectors):
         def codegen(context, builder, signature, args):
             x_array, w_array = (context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 1))
             part_array = context.make_array(signature.args[5])(context, builder, args[5])
-            dtype = signature.args[0].dtype
-            itemsize = dtype.bitwidth // 8
-            lanes = BLOCK_BYTES // itemsize
-            index = ir.IntType(64)
-            int32 = ir.IntType(32)
-            vector = ir.VectorType(context.get_data_type(dtype), lanes)
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{lanes}f{dtype.bitwidth}"
-            )
-
-            def constant(value):
-                return ir.Constant(index, value)
-
-            def splat(value):
-                undefined = ir.Constant(vector, ir.Undefined)
-                head = builder.insert_element(undefined, value, ir.Constant(int32, 0))
-                return builder.shuffle_vector(head, undefined, ir.Constant(ir.VectorType(int32, lanes), [0] * lanes))
-
-            def vector_at(array, position):
-                return builder.bitcast(builder.gep(array.data, [position]), vector.as_pointer())
-
-            n_rows_ = context.cast(builder, args[2], signature.args[2], types.int64)
-            j0_ = context.cast(builder, args[3], signature.args[3], types.int64)
-            d0_ = context.cast(builder, args[4], signature.args[4], types.int64)
+            vectors = Vectors(context, builder, signature.args[0].dtype)
+            lanes = vectors.lanes
+            constant = vectors.index
+            n_rows_, j0_, d0_ = (as_index(context, builder, args[i], signature.args[i]) for i in (2, 3, 4))
             width = cgutils.unpack_tuple(builder, x_array.shape)[1]
             part_stride = cgutils.unpack_tuple(builder, part_array.shape)[1]
-            zero = ir.Constant(vector, [0.0] * lanes)
-            sums = [[cgutils.alloca_once(builder, vector) for _ in range(n_vectors)] for _ in range(J_ROWS)]
+            zero = ir.Constant(vectors.type, [0.0] * lanes)
+            sums = [[cgutils.alloca_once(builder, vectors.type) for _ in range(n_vectors)] for _ in range(J_ROWS)]
             for slots in sums:
                 for slot in slots:
                     builder.store(zero, slot)
             with cgutils.for_range(builder, n_rows_) as rows:
                 start = builder.mul(rows.index, width)
-                xs = [
-                    builder.load(vector_at(x_array, builder.add(start, builder.add(d0_, constant(v * lanes)))), align=itemsize)
-                    for v in range(n_vectors)
-                ]
+                xs = [vectors.load(x_array, builder.add(start, builder.add(d0_, constant(v * lanes)))) for v in range(n_vectors)]
                 for g in range(J_ROWS):
-                    weight = splat(builder.load(builder.gep(w_array.data, [builder.add(start, builder.add(j0_, constant(g)))])))
+                    weight = vectors.splat(builder.load(builder.gep(w_array.data, [builder.add(start, builder.add(j0_, constant(g)))])))
                     for x, slot in zip(xs, sums[g]):
-                        builder.store(builder.call(fma, [weight, x, builder.load(slot)]), slot)
+                        builder.store(vectors.fma(weight, x, builder.load(slot)), slot)
             for g in range(J_ROWS):
                 row = builder.mul(builder.add(j0_, constant(g)), part_stride)
                 for v in range(n_vectors):
-                    at = vector_at(part_array, builder.add(row, builder.add(d0_, constant(v * lanes))))
-                    builder.store(builder.fadd(builder.load(at, align=itemsize), builder.load(sums[g][v])), at, align=itemsize)
+                    position = builder.add(row, builder.add(d0_, constant(v * lanes)))
+                    total = builder.fadd(vectors.load(part_array, position), builder.load(sums[g][v]))
+                    vectors.store(total, part_array, position)
             return context.get_dummy_value()
 
         return types.none(rows_x, rows_w, n_rows, j0, d0, part), codegen

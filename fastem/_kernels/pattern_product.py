@@ -21,6 +21,7 @@ from numba.extending import intrinsic
 
 from ._jit import kernel
 from .transpose import BLOCK_BYTES
+from .vector_ir import INDEX, Vectors, as_index
 
 # Vectors of a row's accumulator held in registers at once (a block of up to 32
 # float64 columns: 16 vector registers with the interleaved sums).
@@ -50,30 +51,24 @@ def _pattern_product_of(n_vectors):
             and isinstance(indptr.dtype, types.Integer) and isinstance(indices.dtype, types.Integer)
         ):
             return None
-        dtype = src.dtype
-        itemsize = dtype.bitwidth // 8
-        lanes = BLOCK_BYTES // itemsize
 
         def codegen(context, builder, signature, args):
             dst_array, indptr_array, indices_array, src_array = (
                 context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 1, 2, 5)
             )
-            index = ir.IntType(64)
-
-            def as_index(value, typ):
-                return context.cast(builder, value, typ, types.int64)
+            vectors = Vectors(context, builder, signature.args[5].dtype)
+            vector = vectors.type
+            lanes = vectors.lanes
+            index = INDEX
 
             def load_index(array, typ, position):
-                return as_index(builder.load(builder.gep(array.data, [position])), typ.dtype)
+                return as_index(context, builder, builder.load(builder.gep(array.data, [position])), typ.dtype)
 
-            row_start_ = as_index(args[3], signature.args[3])
-            row_stop_ = as_index(args[4], signature.args[4])
-            column_ = as_index(args[6], signature.args[6])
-            src_column_ = as_index(args[7], signature.args[7])
-            width_ = as_index(args[8], signature.args[8])
+            row_start_, row_stop_, column_, src_column_, width_ = (
+                as_index(context, builder, args[i], signature.args[i]) for i in (3, 4, 6, 7, 8)
+            )
             dst_stride = cgutils.unpack_tuple(builder, dst_array.shape)[1]
             src_stride = cgutils.unpack_tuple(builder, src_array.shape)[1]
-            vector = ir.VectorType(context.get_data_type(dtype), lanes)
             # Vector v covers columns offsets[v] ... offsets[v] + lanes - 1 of the block
             # (dst's from column on, src's from src_column on); the last one ends at
             # width and may overlap the one before: its overlapping lanes get the same
@@ -85,13 +80,10 @@ def _pattern_product_of(n_vectors):
                 below = builder.icmp_signed("<", first, last)
                 offsets.append(builder.select(below, first, last))
 
-            def vector_at(data, position):
-                return builder.bitcast(builder.gep(data, [position]), vector.as_pointer())
-
             def src_vectors(j):
                 base = builder.add(builder.mul(load_index(indices_array, signature.args[2], j), src_stride), src_column_)
                 return [
-                    builder.load(vector_at(src_array.data, builder.add(base, offset)), align=itemsize)
+                    vectors.load(src_array, builder.add(base, offset))
                     for offset in offsets
                 ]
 
@@ -122,10 +114,10 @@ def _pattern_product_of(n_vectors):
                 for v, offset in enumerate(offsets):
                     pair_a = builder.fadd(builder.load(sums[0][v]), builder.load(sums[1][v]))
                     pair_b = builder.fadd(builder.load(sums[2][v]), builder.load(sums[3][v]))
-                    address = vector_at(dst_array.data, builder.add(dst_row, offset))
-                    totals.append((address, builder.fadd(builder.load(address, align=itemsize), builder.fadd(pair_a, pair_b))))
-                for address, total in totals:
-                    builder.store(total, address, align=itemsize)
+                    position = builder.add(dst_row, offset)
+                    totals.append((position, builder.fadd(vectors.load(dst_array, position), builder.fadd(pair_a, pair_b))))
+                for position, total in totals:
+                    vectors.store(total, dst_array, position)
             return context.get_dummy_value()
 
         return types.none(dst, indptr, indices, row_start, row_stop, src, column, src_column, width), codegen

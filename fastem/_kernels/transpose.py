@@ -1,4 +1,4 @@
-"""Square blocks transposed in vector registers.
+"""Tiles of rows transposed to (features, rows), in square blocks of vector registers.
 
 The tile kernels read X row by row (as it is stored) and compute with rows innermost,
 so every tile and every gathered block of rows is transposed once.  Written as loops,
@@ -8,8 +8,11 @@ have no shuffles to offer there -- and took as long in float32 as in float64.
 float32 or 8 float64 values), transposes it with log2(lanes) rounds of two-vector
 shuffles and stores one vector per column.  One thread, transposing 50k x 128 rows in
 the full-covariance tiles: float32 0.0061 -> 0.0033 s, float64 0.0073 -> 0.0057 s.
+``transpose_tile`` (a tile of consecutive rows) and ``copy_rows`` (listed rows) build
+on it; the Gaussian tiles and the Bernoulli kernel's weights both use them.
 """
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
@@ -82,3 +85,101 @@ def transpose_block(typingctx, src, src_offsets, dst, dst_offset, dst_stride):
         return context.get_dummy_value()
 
     return types.none(src, src_offsets, dst, dst_offset, dst_stride), codegen
+
+
+@kernel()
+def transpose_tile(X, start, stop, xt):
+    """xt[d, i] = X[start + i, d]; rows past ``stop`` are zero.
+
+    Square blocks of ``block_lanes`` rows and features at a time (``copy_rows``), the
+    features and rows left over one by one.  Where the leftover features are many
+    against the blocks (fewer than four blocks and a partial one) ``transpose_narrow``
+    is faster: one thread, 100k x 20 rows, blocks / narrow, 0.0011 / 0.0006 s float32,
+    0.0017 / 0.0013 s float64; 200k x 32, 0.0032 / 0.0036 s and 0.0066 / 0.0078 s."""
+    n_rows = stop - start
+    n_features = X.shape[1]
+    lanes = block_lanes(X)
+    if n_features % lanes != 0 and n_features < 4 * lanes:
+        transpose_narrow(X, start, stop, xt)
+        return
+    blocked_rows = n_rows - n_rows % lanes
+    blocked_features = n_features - n_features % lanes
+    copy_rows(X, start, np.arange(blocked_rows), xt, blocked_features)
+    # The leftover features in groups of 8 rows, not by copy_rows' own leftover loop:
+    # 50k x 35 float64 rows, one thread, 0.0018-0.0020 against 0.0021-0.0027 s.
+    for i0 in range(0, blocked_rows, 8):
+        transpose_features_from(X, start, i0, blocked_features, xt)
+    transpose_rows_from(X, start, stop, blocked_rows, xt)
+
+
+@kernel()
+def transpose_narrow(X, start, stop, xt):
+    """``transpose_tile`` in blocks of 8 rows by 8 features (constant trip counts,
+    unrolled): 1M x 4 rows took 0.0011 s (float32, one thread), where the leftover
+    loops of the vector-block path took 0.0019 s (their trip counts are unknown)."""
+    n_rows = stop - start
+    n_features = X.shape[1]
+    blocked_rows = n_rows - n_rows % 8
+    blocked_features = n_features - n_features % 8
+    for i0 in range(0, blocked_rows, 8):
+        for d0 in range(0, blocked_features, 8):
+            for d in range(d0, d0 + 8):
+                for q in range(8):
+                    xt[d, i0 + q] = X[start + i0 + q, d]
+        transpose_features_from(X, start, i0, blocked_features, xt)
+    transpose_rows_from(X, start, stop, blocked_rows, xt)
+
+
+@kernel()
+def transpose_features_from(X, start, i0, first, xt):
+    """The features d >= first of the 8 columns i0 ... i0 + 7 of ``transpose_tile``
+    (a constant trip count over the rows, unrolled)."""
+    for d in range(first, X.shape[1]):
+        for q in range(8):
+            xt[d, i0 + q] = X[start + i0 + q, d]
+
+
+@kernel()
+def transpose_rows_from(X, start, stop, first, xt):
+    """The columns i >= first of ``transpose_tile``, one row at a time."""
+    for i in range(first, xt.shape[1]):
+        if i < stop - start:
+            for d in range(X.shape[1]):
+                xt[d, i] = X[start + i, d]
+        else:
+            for d in range(X.shape[1]):
+                xt[d, i] = 0.0
+
+
+@kernel()
+def copy_rows(X, start, rows, xt, n_features):
+    """xt[d, c] = X[start + rows[c], d] for the columns c < len(rows) (rows int64) and
+    the features d < n_features.
+
+    Square blocks of ``block_lanes`` rows and features at a time
+    (``transpose_block``), the features and rows left over one by one.  Copied value
+    by value the rows took as long in float32 as in float64: gathering the rows of
+    row 4 (50k x 128, K = 8) into columns, one thread, 0.0091 -> 0.0042 s float32 and
+    0.0134 -> 0.0069 s float64 (the tiles' transposition: ``transpose``).
+    """
+    n_rows = rows.shape[0]
+    n_columns = xt.shape[1]
+    lanes = block_lanes(X)
+    n_grouped = n_rows - n_rows % lanes
+    blocked_features = n_features - n_features % lanes
+    flat_x = X.reshape(-1)
+    flat_xt = xt.reshape(-1)
+    offsets = np.empty(lanes, dtype=np.int64)
+    for c0 in range(0, n_grouped, lanes):
+        for q in range(lanes):
+            offsets[q] = (start + rows[c0 + q]) * X.shape[1]
+        for d0 in range(0, blocked_features, lanes):
+            transpose_block(flat_x, offsets, flat_xt, d0 * n_columns + c0, n_columns)
+            for q in range(lanes):
+                offsets[q] += lanes
+        for d in range(blocked_features, n_features):  # offsets[q] is at blocked_features
+            for q in range(lanes):
+                xt[d, c0 + q] = flat_x[offsets[q] + (d - blocked_features)]
+    for c in range(n_grouped, n_rows):
+        for d in range(n_features):
+            xt[d, c] = X[start + rows[c], d]
