@@ -33,8 +33,11 @@ MODE_SAMPLE = 2
 # may follow the number of threads: at least MIN_CHUNKS_PER_THREAD chunks per thread
 # keep every thread busy.  Full covariances at D = 128, K = 8 hold 1 MiB per chunk:
 # groups of 49 fresh MiB took the E-step of 50k rows from 0.163 to 0.194 s (float32,
-# one thread; 0.259 to 0.278 s float64) against groups of 8.
-PARTIAL_BYTES = 8 * 2**20
+# one thread; 0.259 to 0.278 s float64) against groups of 8.  At D = 32, K = 16 (128 KiB
+# per chunk) groups of 8 MiB left the second-level cache as well: 1 MiB took the E-step
+# of 200k rows from 0.0304-0.0309 to 0.0268-0.0275 s (float32, two threads; float64
+# 0.055-0.063 -> 0.051-0.053 s).
+PARTIAL_BYTES = 2**20
 MIN_CHUNKS_PER_THREAD = 4
 
 
