@@ -738,12 +738,14 @@ def test_deferred_moments_match_numpy(dtype, n_features):
     X = rng.normal(size=(start + n_rows + 5, n_features)).astype(dtype)
     mean = rng.normal(size=n_features + 2).astype(dtype)  # padded means, as the tiles pass them
     resp = np.where(rng.uniform(size=n_rows) < 0.8, rng.uniform(size=n_rows), 0.0).astype(dtype)
-    rows_x, rows_w, part = outer_buffers(n_features, X)
+    listed = np.flatnonzero(resp).astype(np.int32)
+    weights = resp[listed]
+    buffers = outer_buffers(n_features, X)
     sx = np.full(n_features, 0.5)
     acc = np.full((n_features, n_features), 0.25)
-    inputs = [a.copy() for a in (X, mean, resp)]
+    inputs = [a.copy() for a in (X, mean, listed, weights)]
 
-    deferred_moments(X, start, mean, resp, np.empty(n_rows, dtype=np.int64), rows_x, rows_w, part, sx, acc)
+    deferred_moments(X, start, mean, listed, weights, listed.size, *buffers, sx, acc)
 
     centred = X[start : start + n_rows].astype(np.float64) - mean[:n_features]
     weighted = resp[:, None] * centred
@@ -751,7 +753,7 @@ def test_deferred_moments_match_numpy(dtype, n_features):
     assert_relative_close(sx, 0.5 + weighted.sum(axis=0), RTOL[dtype], "sx")
     assert_relative_close(acc[upper], (0.25 + weighted.T @ centred)[upper], RTOL[dtype], "acc")
     assert_array_equal(np.tril(acc, -1), np.tril(np.full_like(acc, 0.25), -1))  # only the upper triangle
-    for before, after in zip(inputs, (X, mean, resp)):
+    for before, after in zip(inputs, (X, mean, listed, weights)):
         assert_array_equal(before, after)
 
 

@@ -514,9 +514,11 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     # Full covariances of DEFERRED_FEATURES or more: the weights of sparse tiles' rows,
     # whose moments are formed once for the whole chunk (outer_moments.deferred_moments).
     defer = factors.ndim == 3 and sx.shape[1] >= DEFERRED_FEATURES
-    deferred = np.zeros((n_components, stop - start if defer else 0), dtype=dtype)
+    n_deferred_rows = stop - start if defer else 0
+    deferred_rows = np.empty((n_components, n_deferred_rows), dtype=np.int32)
+    deferred_weights = np.empty((n_components, n_deferred_rows), dtype=dtype)
     n_deferred = np.zeros(n_components, dtype=np.int64)
-    rows_x, rows_w, part = outer_buffers(sx.shape[1] if defer else 0, X)
+    rows_x, rows_w, part, part_sx = outer_buffers(sx.shape[1] if defer else 0, X)
     rows = np.empty(max(n_rows, stop - start), dtype=np.int64)  # gathered_moments' rows
     # Diagonal covariances: each component's rows with weight, and their weights, listed
     # for the whole chunk (gaussian_diag.listed_moments).
@@ -569,11 +571,14 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
             if factors.ndim == 2:
                 continue  # listed above
             if gather_is_cheaper(n_active, n_rows, sx.shape[1], X.itemsize):
-                if defer:
+                if defer:  # listed, as list_rows does (a row is kept when it has weight)
                     offset = tile_start - start
+                    j = n_deferred[k]
                     for i in range(n_used):
-                        deferred[k, offset + i] = weights_t[k, i]
-                    n_deferred[k] += n_active
+                        deferred_rows[k, j] = offset + i
+                        deferred_weights[k, j] = weights_t[k, i]
+                        j += weights_t[k, i] != 0.0
+                    n_deferred[k] = j
                 else:
                     gathered_moments(X, tile_start, means[k], weights_t[k], xc, wx, rows, sx[k], sxx[k])
             else:
@@ -581,7 +586,10 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     if factors.ndim == 3:  # (a branch Numba prunes for diagonal factors)
         for k in range(n_components):
             if n_deferred[k] > 0:
-                deferred_moments(X, start, means[k], deferred[k], rows, rows_x, rows_w, part, sx[k], sxx[k])
+                deferred_moments(
+                    X, start, means[k], deferred_rows[k], deferred_weights[k], n_deferred[k], rows_x, rows_w, part,
+                    part_sx, sx[k], sxx[k],
+                )
     else:
         for k in range(n_components):
             if n_listed[k] > 0:

@@ -2,7 +2,7 @@
 
 Each intrinsic works on vectors of BLOCK_BYTES (64 bytes: an AVX-512 register, which
 LLVM splits where the machine's are narrower) of one float dtype.  ``Vectors`` emits
-their index constants, splats, loads and stores from array data, and fused
+their index constants, splats, loads (masked ones too) and stores from array data, and fused
 multiply-adds; ``as_index`` casts an integer argument to the int64 of the indexing.
 """
 
@@ -54,6 +54,19 @@ class Vectors:
     def load(self, array, position, vector_type=None):
         """The vector at ``position``, aligned only to its elements."""
         return self.builder.load(self.at(array, position, vector_type), align=self.itemsize)
+
+    def masked_load(self, array, position, mask):
+        """The vector at ``position`` with the lanes where ``mask`` (a vector of i1) is
+        false read as 0, from memory not touched."""
+        pointer = self.at(array, position)
+        mask_type = ir.VectorType(ir.IntType(1), self.lanes)
+        function = cgutils.get_or_insert_function(
+            self.builder.module,
+            ir.FunctionType(self.type, [pointer.type, INT32, mask_type, self.type]),
+            f"llvm.masked.load.v{self.lanes}f{8 * self.itemsize}.p0",
+        )
+        zero = ir.Constant(self.type, [0.0] * self.lanes)
+        return self.builder.call(function, [pointer, ir.Constant(INT32, self.itemsize), mask, zero])
 
     def store(self, value, array, position, vector_type=None):
         self.builder.store(value, self.at(array, position, vector_type), align=self.itemsize)
