@@ -387,10 +387,10 @@ def test_results_do_not_depend_on_thread_count(covariance_type, dtype, mode):
 
 
 def test_groups_of_partial_statistics_do_not_change_the_result():
-    # 1 MiB of partial statistics per chunk (D = 130, K = 8): PARTIAL_BYTES holds a few
+    # 103 KiB of partial statistics per chunk (D = 40, K = 8): PARTIAL_BYTES holds a few
     # chunks at once, so the data is reduced in several groups, whose size may follow
     # the number of threads; chunks are added in order whatever the groups are.
-    n_features, n_components = 130, 8
+    n_features, n_components = 40, 8
     n_samples = 12 * CHUNK_ROWS + 77
     X, params = make_problem(6, n_samples, n_features, n_components, "full", mean_spread=0.5)
     family = GaussianFamily("full", REG_COVAR)
@@ -724,6 +724,35 @@ def test_full_log_prob_matches_numpy(dtype, n_padded):
     expected = log_norm[:, None] - 0.5 * (z**2).sum(axis=1)
     assert_relative_close(logp_t, expected, RTOL[dtype], "logp_t")
     for before, after in zip(inputs, (xt, means, factors, log_norm)):
+        assert_array_equal(before, after)
+
+
+# -- diagonal moments of listed rows -----------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("float64_sums", [False, True], ids=["data-sums", "float64-sums"])  # diag / k-means
+@pytest.mark.parametrize("n_features", [1, 5, 33])
+def test_listed_moments_match_numpy(dtype, float64_sums, n_features):
+    from fastem._kernels.gaussian_diag import SUMMED_ROWS, listed_moments
+
+    rng = np.random.default_rng(n_features)
+    start, n_listed = 3, 2 * SUMMED_ROWS + 37  # several part sums, a last one of 4 n + 1 rows
+    X = rng.normal(size=(start + n_listed + 11, n_features)).astype(dtype)
+    rows = np.sort(rng.choice(n_listed + 11, size=n_listed, replace=False)).astype(np.int32)
+    sum_dtype = np.float64 if float64_sums else dtype
+    weights = rng.uniform(0.1, 2.0, size=n_listed).astype(sum_dtype)
+    mean = rng.normal(size=n_features).astype(dtype)
+    sx = np.full(n_features, 0.5)
+    acc = np.full(n_features, 0.25)
+    inputs = [a.copy() for a in (X, rows, weights, mean)]
+
+    listed_moments(X, start, mean, rows, weights, n_listed, sx, acc, np.empty((2, n_features), dtype=sum_dtype))
+
+    centred = X[start + rows].astype(np.float64) - mean
+    w = weights.astype(np.float64)[:, None]
+    rtol = RTOL[np.float64] if float64_sums and dtype == np.float64 else RTOL[dtype]
+    assert_relative_close(sx, 0.5 + (w * centred).sum(axis=0), rtol, "sx")
+    assert_relative_close(acc, 0.25 + (w * centred**2).sum(axis=0), rtol, "acc")
+    for before, after in zip(inputs, (X, rows, weights, mean)):
         assert_array_equal(before, after)
 
 
