@@ -853,7 +853,8 @@ def test_transpose_block_moves_each_block_row_to_a_column(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("n_features", [1, 3, 7, 16, 35, 67])  # few (a kernel per count), whole blocks, blocks and leftovers
+# few (a kernel per count); narrow (8 x 8 blocks); whole blocks; blocks and leftovers
+@pytest.mark.parametrize("n_features", [1, 3, 7, 20, 16, 35, 67])
 @pytest.mark.parametrize("n_used", [1, 37, 64])
 def test_transpose_tile_and_gather_columns_match_numpy(dtype, n_features, n_used):
     from fastem._kernels.gaussian_tile import gather_columns

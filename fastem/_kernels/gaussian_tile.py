@@ -511,8 +511,9 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
     w = np.empty(n_rows)
     work = np.empty((2, n_features), dtype=dtype)  # listed_moments' part sums
-    # Full covariances of DEFERRED_FEATURES or more: the weights of sparse tiles' rows,
-    # whose moments are formed once for the whole chunk (outer_moments.deferred_moments).
+    # Full covariances of DEFERRED_FEATURES or more: sparse tiles' rows, listed per
+    # component with their weights, whose moments are formed once for the whole chunk
+    # (outer_moments.deferred_moments).
     defer = factors.ndim == 3 and sx.shape[1] >= DEFERRED_FEATURES
     n_deferred_rows = stop - start if defer else 0
     deferred_rows = np.empty((n_components, n_deferred_rows), dtype=np.int32)

@@ -225,8 +225,8 @@ def soft_weights_tile(logp_t, top, total, resp_t, log_prob, w=None):
 
     Terms more than EXP_CUTOFF below a row's best are 0, as in ``normalise_row``; a row
     with no finite log-density gets weights 0 and log p = -inf.  ``top`` and ``total``
-    (n,) are work arrays; all but ``log_prob`` in the log-densities' dtype, whose
-    precision the exps use (float32: twice the lanes).
+    (n,) are work arrays; all but ``log_prob`` and ``w`` in the log-densities' dtype,
+    whose precision the exps use (float32: twice the lanes).
     """
     n_components, n_rows = logp_t.shape
     cutoff = logp_t.dtype.type(-EXP_CUTOFF)
@@ -290,7 +290,7 @@ def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, lo
     leave ``nk`` to the caller.  ``w`` and ``log_prob`` (n,) are float64, ``row`` (K,)
     float64; the other arrays are in the log-densities' dtype.
     """
-    n_components, n_rows = logp_t.shape
+    n_components = logp_t.shape[0]
     if mode == MODE_SAMPLE:  # drawn from the posterior itself
         soft_weights_tile(logp_t, top, total, weights_t, log_prob)
     else:  # padding rows have w = 0
