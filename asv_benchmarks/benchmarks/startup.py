@@ -1,8 +1,11 @@
 """Cold start: a fresh interpreter importing fastem, and running its first small fit,
-with the kernels already in Numba's disk cache (``python -m fastem warmup`` fills it)."""
+with the kernels already in Numba's disk cache (``python -m fastem warmup`` fills it),
+and with an empty cache (what compiling costs a first run)."""
 
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from .common import Benchmark
@@ -39,3 +42,45 @@ class ColdStart(Benchmark):
 
     track_import_seconds.unit = "seconds"
     track_first_fit_seconds.unit = "seconds"
+
+
+# The README's first example, and the first fits of the other estimators.
+FIRST_FITS = {
+    "gaussian_full": (
+        "import numpy as np, fastem\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = np.vstack([rng.normal(loc, 1.0, size=(5000, 2)) for loc in (0, 6, 12)])\n"
+        "fastem.GaussianMixture(n_components=3, covariance_type='full', random_state=0).fit(X)\n"
+    ),
+    "kmeans": (
+        "import numpy as np, fastem\n"
+        "X = np.random.default_rng(0).normal(size=(15000, 2))\n"
+        "fastem.KMeans(n_clusters=3, random_state=0).fit(X)\n"
+    ),
+    "bernoulli": (
+        "import numpy as np, fastem\n"
+        "X = (np.random.default_rng(0).random((2000, 40)) < 0.3).astype(float)\n"
+        "fastem.BernoulliMixture(n_components=3, random_state=0).fit(X)\n"
+    ),
+}
+
+
+class EmptyCacheStart(Benchmark):
+    """Seconds from starting Python to the end of a first fit with an empty Numba cache
+    (a fresh ``NUMBA_CACHE_DIR``): what compiling the kernels costs a new user.  One
+    run per case (each is tens of seconds)."""
+
+    params = list(FIRST_FITS)
+    param_names = ["first_fit"]
+    timeout = 900
+    number = 1
+    repeat = 1
+
+    def track_empty_cache_seconds(self, first_fit):
+        with tempfile.TemporaryDirectory() as cache_dir:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", FIRST_FITS[first_fit]], check=True, env=env)
+            return time.perf_counter() - started
+
+    track_empty_cache_seconds.unit = "seconds"

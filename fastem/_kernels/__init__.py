@@ -1,2 +1,7 @@
 """Numba kernels: arrays in, arrays out, no Python objects.  Nothing here knows about
-estimators; the families bind their parameters to these entry points."""
+estimators; the families bind their parameters to these entry points.  Importing the
+package installs the notice printed once when a first run compiles them (``notice``)."""
+
+from .notice import install as _install_compile_notice
+
+_install_compile_notice()

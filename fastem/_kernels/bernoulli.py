@@ -24,9 +24,9 @@ colptr, column_rows : the tiles' columns (``tile_columns``), or empty arrays whe
 """
 
 import numpy as np
-from numba import prange
 
-from ._jit import MODE_HARD, MODE_SOFT, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
+from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel
+from .threads import n_chunks_of, spread, sum_in_chunk_order
 from .pattern_product import add_pattern_product
 from .transpose import BLOCK_BYTES, transpose_tile
 from .weights import (
@@ -82,7 +82,6 @@ def pattern_is_cheaper(tile_scatter_cost, n_rows, n_ones, n_components):
     return tile_scatter_cost > (n_ones + n_rows) * (PATTERN_ONE + n_components / PATTERN_SPEEDUP)
 
 
-@kernel(parallel=True)
 def tile_columns(indptr, indices, n_features):
     """The data's tiles of TILE_ROWS rows held by columns, for the moments.
 
@@ -97,7 +96,15 @@ def tile_columns(indptr, indices, n_features):
     n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS if dense_enough else 0
     colptr = np.empty((n_tiles, n_features + 2), dtype=np.int64)
     column_rows = np.empty(indices.shape[0] + n_rows if dense_enough else 0, dtype=np.uint8)
-    for t in prange(n_tiles):
+    spread(lambda lo, hi: _fill_tile_columns(indptr, indices, n_features, lo, hi, colptr, column_rows), n_tiles)
+    return colptr, column_rows
+
+
+@kernel()
+def _fill_tile_columns(indptr, indices, n_features, lo, hi, colptr, column_rows):
+    """Tiles ``lo ... hi - 1`` of ``tile_columns``."""
+    n_rows = indptr.shape[0] - 1
+    for t in range(lo, hi):
         start = t * TILE_ROWS
         stop = min(start + TILE_ROWS, n_rows)
         pointers = colptr[t]
@@ -116,7 +123,6 @@ def tile_columns(indptr, indices, n_features):
                 fill[d] += 1
             column_rows[fill[n_features]] = row - start
             fill[n_features] += 1
-    return colptr, column_rows
 
 
 @kernel()
@@ -226,50 +232,63 @@ def _chunk_stats(
     return loglik, weight, fingerprint
 
 
-@kernel(parallel=True)
+@kernel()
+def _range_stats(
+    indptr, indices, colptr, column_rows, sample_weight, first_row, table, log_norm, mode, seed, n_draws, first, lo,
+    hi, part_totals, part_prints, part_nk, part_sx,
+):
+    """Statistics of chunks ``first + lo ... first + hi - 1`` into slots ``lo ... hi - 1``
+    of the partials (``threads.sum_in_chunk_order``)."""
+    n_rows = indptr.shape[0] - 1
+    state = np.empty(1, dtype=np.uint64)
+    for c in range(lo, hi):
+        start, stop = chunk_bounds(first + c, n_rows)
+        state[0] = stream_start(seed, first_row + start)
+        part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
+            indptr, indices, colptr, column_rows, sample_weight, first_row, start, stop, table, log_norm, mode,
+            state, n_draws, part_nk[c], part_sx[c],
+        )
+
+
 def accumulate_bernoulli(
     indptr, indices, colptr, column_rows, sample_weight, table, log_norm, mode, seed, n_draws, first_row, out_nk,
-    out_sx_t, min_group,
+    out_sx_t, min_group=None,
 ):
     """Add the E-step statistics of the rows to ``out_nk`` (K,) and ``out_sx_t`` (D, K)
     (sum of w * r_k * x, transposed); ``mode``, ``seed``, ``n_draws``, ``first_row``,
-    ``min_group`` and the returned (loglik, weight, fingerprint) as in ``accumulate_gaussian``;
-    ``colptr``, ``column_rows`` the rows' ``tile_columns``, or empty arrays."""
-    n_rows = indptr.shape[0] - 1
-    n_chunks = n_chunks_of(n_rows)
-    group = group_size(n_chunks, out_nk.size + out_sx_t.size + 1, min_group)
-    part_totals = np.empty((group, 2))
-    part_prints = np.empty(group, dtype=np.uint64)
-    part_nk = np.empty((group,) + out_nk.shape)
-    part_sx = np.empty((group,) + out_sx_t.shape)
-    no_sxx = np.zeros((group, 0))
-    totals = np.zeros(2)
-    prints = np.zeros(1, dtype=np.uint64)
-    for first in range(0, n_chunks, group):
-        count = min(group, n_chunks - first)
-        for c in prange(count):
-            start, stop = chunk_bounds(first + c, n_rows)
-            state = np.empty(1, dtype=np.uint64)
-            state[0] = stream_start(seed, first_row + start)
-            part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
-                indptr, indices, colptr, column_rows, sample_weight, first_row, start, stop, table, log_norm, mode,
-                state, n_draws, part_nk[c], part_sx[c],
-            )
-        add_partials(count, part_totals, part_prints, part_nk, part_sx, no_sxx, out_nk, out_sx_t, no_sxx[0], totals, prints)
-    return totals[0], totals[1], prints[0]
+    ``min_group`` and the returned (loglik, weight, fingerprint) as in
+    ``gaussian.accumulate_gaussian``; ``colptr``, ``column_rows`` the rows'
+    ``tile_columns``, or empty arrays."""
+
+    def chunk_range(first, lo, hi, part_totals, part_prints, part_nk, part_sx):
+        _range_stats(
+            indptr, indices, colptr, column_rows, sample_weight, first_row, table, log_norm, mode, seed, n_draws,
+            first, lo, hi, part_totals, part_prints, part_nk, part_sx,
+        )
+
+    return sum_in_chunk_order(indptr.shape[0] - 1, (out_nk, out_sx_t), chunk_range, min_group)
 
 
-@kernel(parallel=True)
 def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob, out_label):
-    """Per-row outputs, each filled only when its length is not zero (as ``posterior_gaussian``)."""
+    """Per-row outputs, each filled only when its length is not zero (as
+    ``gaussian.posterior_gaussian``)."""
+    spread(
+        lambda lo, hi: _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label),
+        n_chunks_of(indptr.shape[0] - 1),
+    )
+
+
+@kernel()
+def _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label):
+    """``posterior_bernoulli`` for chunks ``lo ... hi - 1``."""
     n_rows = indptr.shape[0] - 1
     n_components = log_norm.shape[0]
     want_resp = out_resp.shape[0] > 0
     want_log_prob = out_log_prob.shape[0] > 0
     want_label = out_label.shape[0] > 0
-    for c in prange(n_chunks_of(n_rows)):
+    tile = np.empty((TILE_ROWS, n_components))
+    for c in range(lo, hi):
         start, stop = chunk_bounds(c, n_rows)
-        tile = np.empty((TILE_ROWS, n_components))
         for tile_start in range(start, stop, TILE_ROWS):
             tile_stop = min(tile_start + TILE_ROWS, stop)
             _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, tile)

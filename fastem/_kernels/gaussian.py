@@ -4,14 +4,16 @@ One parallel pass over ``X`` computes each point's weighted log-densities, turns
 into weights over components (soft or hard) and accumulates the sufficient statistics
 about a shift -- the component means the pass was run with -- so that data far from the
 origin keeps its precision.  The covariance type follows from ``factors.ndim``
-(3: full, 2: diagonal); Numba resolves it at compile time.  Each chunk then takes one
-of two tile kernels: ``gaussian_nearest`` (hard weights with every diagonal precision
-exactly 1: k-means) or ``gaussian_tile`` (everything else: full covariances, and
-diagonal ones with ``gaussian_diag``'s pieces).
+(3: full, 2: diagonal); Numba resolves it at compile time.  A pass takes one of two
+tile kernels: ``gaussian_nearest`` (hard weights with every diagonal precision exactly
+1: k-means) or ``gaussian_tile`` (everything else: full covariances, and diagonal ones
+with ``gaussian_diag``'s pieces).  The entry points are Python: they spread ranges of
+chunks over threads (``threads``), and the compiled range kernels below do the work.
 
 Arguments shared by the entry points
 ------------------------------------
-X : (N, D) float32 or float64, C-contiguous, read-only is fine.
+X : (N, D) float32 or float64, C-contiguous; passed to the compiled kernels read-only
+    (``_jit.read_only``).
 means : (K, D) in X's dtype (the arithmetic of the densities runs in X's dtype).
 factors : in X's dtype.  Full: (K, D, D) lower-triangular ``L_k`` with
     ``precision_k = L_k.T @ L_k``.  Diagonal: (K, D) ``sqrt(precision_k)``.
@@ -19,38 +21,32 @@ log_norm : (K,) float64, ``log weight_k + log det L_k - D/2 log(2 pi)``.
 """
 
 import numpy as np
-from numba import prange
 
 from . import gaussian_nearest, gaussian_tile
-from ._jit import MODE_HARD, add_partials, chunk_bounds, group_size, kernel, n_chunks_of
-from .weights import stream_start
+from ._jit import MODE_HARD, chunk_bounds, kernel, read_only
+from .threads import n_chunks_of, spread, sum_in_chunk_order
 
 
 @kernel()
-def _chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
-    """Statistics of rows ``start:stop`` written to ``nk, sx, sxx``; returns their
-    (log-likelihood, total sample weight, assignment fingerprint).  Picks the chunk's
-    kernel (full covariances come padded, ``gaussian_tile.padded_components``)."""
-    if mode == MODE_HARD and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):
-        return gaussian_nearest.chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, sx, sxx)
-    return gaussian_tile.chunk_stats(
-        X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx
-    )
+def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label):
+    """``posterior_gaussian`` for chunks ``lo ... hi - 1``."""
+    for c in range(lo, hi):
+        start, stop = chunk_bounds(c, X.shape[0])
+        gaussian_tile.posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label)
 
 
-@kernel()
-def _tile_components(means, factors):
+def tile_components(means, factors):
     """The components as the tile kernels take them: full ones padded, diagonal ones as given."""
     if factors.ndim == 3:
         return gaussian_tile.padded_components(means, factors)
     return means, factors
 
 
-@kernel(parallel=True)
 def accumulate_gaussian(
-    X, sample_weight, means, factors, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx, out_sxx, min_group
+    X, sample_weight, means, factors, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx, out_sxx, min_group=None
 ):
-    """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``.
+    """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``, in parallel
+    over chunks of rows (``threads.sum_in_chunk_order``).
 
     sample_weight : (N,) float64, or (0,) for unit weights.
     mode : MODE_SOFT (posterior weights), MODE_HARD (argmax) or MODE_SAMPLE (the
@@ -63,48 +59,41 @@ def accumulate_gaussian(
     out_nk : (K,) float64, sum of weights per component.
     out_sx : (K, D) float64, sum of w * r * (x - means[k]).
     out_sxx : (K, D, D) full or (K, D) diag float64, sum of w * r * (x - means[k])^2 terms.
-    min_group : int, ``_jit.busy_group()``: chunks reduced at once, at least (never
-        changes the result).
+    min_group : int, optional, chunks reduced at once, at least (never changes the result).
     Returns (loglik, weight, fingerprint): sum of w * log p(x) (soft, sampled) or of
     w * max_k log(pi_k p_k(x)) (hard); sum of w (the number of rows when unweighted);
     under MODE_HARD, a uint64 hash of the assignment of every row of positive weight (0
     otherwise), equal for two passes when they assign those rows alike.
+
+    Hard weights with every diagonal precision exactly 1 (k-means) take
+    ``gaussian_nearest``; everything else ``gaussian_tile``.  Each is compiled only when
+    first used.
     """
-    n_rows = X.shape[0]
-    n_components = means.shape[0]
-    n_chunks = n_chunks_of(n_rows)
-    group = group_size(n_chunks, out_nk.size + out_sx.size + out_sxx.size + 1, min_group)
-    part_totals = np.empty((group, 2))  # (log-likelihood, weight) per chunk
-    part_nk = np.empty((group,) + out_nk.shape)
-    part_sx = np.empty((group,) + out_sx.shape)
-    part_sxx = np.empty((group,) + out_sxx.shape)
-    part_prints = np.empty(group, dtype=np.uint64)
-    totals = np.zeros(2)
-    prints = np.zeros(1, dtype=np.uint64)
-    tile_means, tile_factors = _tile_components(means, factors)
-    for first in range(0, n_chunks, group):
-        count = min(group, n_chunks - first)
-        for c in prange(count):
-            start, stop = chunk_bounds(first + c, n_rows)
-            state = np.empty(1, dtype=np.uint64)
-            state[0] = stream_start(seed, first_row + start)
-            part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
-                X, sample_weight, first_row, start, stop, tile_means, tile_factors, log_norm, mode, state,
-                n_draws, part_nk[c], part_sx[c], part_sxx[c],
+    X, sample_weight = read_only(X), read_only(sample_weight)
+    if mode == MODE_HARD and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):
+
+        def chunk_range(first, lo, hi, part_totals, part_prints, part_nk, part_sx, part_sxx):
+            gaussian_nearest.range_stats(
+                X, sample_weight, first_row, means, log_norm, first, lo, hi, part_totals, part_prints, part_nk,
+                part_sx, part_sxx,
             )
-        add_partials(
-            count, part_totals, part_prints, part_nk, part_sx, part_sxx, out_nk, out_sx, out_sxx,
-            totals, prints,
-        )
+
+    else:
+        tile_means, tile_factors = tile_components(means, factors)
+
+        def chunk_range(first, lo, hi, part_totals, part_prints, part_nk, part_sx, part_sxx):
+            gaussian_tile.range_stats(
+                X, sample_weight, first_row, tile_means, tile_factors, log_norm, mode, seed, n_draws, first, lo, hi,
+                part_totals, part_prints, part_nk, part_sx, part_sxx,
+            )
+
+    totals = sum_in_chunk_order(X.shape[0], (out_nk, out_sx, out_sxx), chunk_range, min_group)
     if out_sxx.ndim == 3:  # only the upper triangles were accumulated
-        for k in range(n_components):
-            for j in range(out_sxx.shape[1]):
-                for d in range(j):
-                    out_sxx[k, j, d] = out_sxx[k, d, j]
-    return totals[0], totals[1], prints[0]
+        lower_rows, lower_columns = np.tril_indices(out_sxx.shape[1], -1)
+        out_sxx[:, lower_rows, lower_columns] = out_sxx[:, lower_columns, lower_rows]
+    return totals
 
 
-@kernel(parallel=True)
 def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label):
     """Per-point outputs; each is filled only when its length is not zero.
 
@@ -112,10 +101,9 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
     out_log_prob : (N,) float64 log p(x), or (0,).
     out_label : (N,) int64 most probable component, or (0,).
     """
-    n_rows = X.shape[0]
-    tile_means, tile_factors = _tile_components(means, factors)
-    for c in prange(n_chunks_of(n_rows)):
-        start, stop = chunk_bounds(c, n_rows)
-        gaussian_tile.posterior_chunk(
-            X, start, stop, tile_means, tile_factors, log_norm, out_resp, out_log_prob, out_label
-        )
+    X = read_only(X)
+    tile_means, tile_factors = tile_components(means, factors)
+    spread(
+        lambda lo, hi: posterior_range(X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label),
+        n_chunks_of(X.shape[0]),
+    )

@@ -27,7 +27,7 @@ formed once per chunk, over each component's rows grouped together
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import CHUNK_ROWS, chunk_bounds, kernel
 from .gaussian_diag import listed_moments
 from .nearest_scores import BLOCK_ROWS, tile_scores
 from .weights import hard_assignment
@@ -139,17 +139,18 @@ def rescore_row(X, row, origin, centres, bias, xc):
 
 
 @kernel()
-def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, sx, sxx):
-    """``gaussian._chunk_stats`` under hard weights with unit diagonal precisions:
-    the statistics of rows ``start:stop`` in ``nk, sx, sxx``; returns (classification
-    log-likelihood, total sample weight, assignment fingerprint)."""
+def range_stats(
+    X, sample_weight, first_row, means, log_norm, first_chunk, lo, hi, part_totals, part_prints, part_nk, part_sx,
+    part_sxx,
+):
+    """``gaussian_tile.range_stats`` under hard weights with unit diagonal precisions:
+    for chunks ``first_chunk + lo ... first_chunk + hi - 1``, into slots ``lo ... hi -
+    1``, nk, sx and sxx, the classification log-likelihood, the total sample weight
+    and the assignment fingerprint."""
     n_components, n_features = means.shape
     weighted = sample_weight.shape[0] > 0
     # float32 scores of wider data are confirmed, or redone, in the data's precision.
     confirm = X.itemsize > 4
-    nk[:] = 0.0
-    sx[:] = 0.0
-    sxx[:] = 0.0
     origin, centres, bias, largest_bias, largest_norm = centred_components(X, means, log_norm)
     lane_centres = centres.astype(np.float32)
     lane_bias = bias.astype(np.float32)
@@ -161,61 +162,72 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, log_norm, nk, s
     norm = np.empty(n_rows)
     xc = np.empty(n_features, dtype=X.dtype)
     # Each row's component and weight, for the moments of the whole chunk at its end.
-    n_chunk = stop - start
-    chunk_labels = np.empty(n_chunk, dtype=np.int64)
-    chunk_weights = np.empty(n_chunk)
-    loglik = 0.0
-    weight = 0.0
-    fingerprint = np.uint64(0)
-    for tile_start in range(start, stop, n_rows):
-        tile_stop = min(tile_start + n_rows, stop)
-        transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
-        tile_scores(xt, lane_centres, lane_bias, best, second, label)
-        for i in range(tile_stop - tile_start):
-            row = tile_start + i
-            k = np.int64(label[i])
-            if confirm and not confirmed(best[i], second[i], norm[i], largest_bias, largest_norm, centres.shape[1]):
-                k = rescore_row(X, row, origin, centres, bias, xc)
-            w = sample_weight[row] if weighted else 1.0
-            weight += w
-            # Only the finiteness of log_norm[k] matters to the assignment.
-            k, row_hash = hard_assignment(k, log_norm[k], w, first_row + row, n_components)
-            fingerprint += row_hash
-            chunk_labels[row - start] = k
-            chunk_weights[row - start] = w
-            if k >= 0:
-                nk[k] += w
-                loglik += w * log_norm[k]
-            elif w > 0.0:
-                loglik = -np.inf  # a row no component can hold
-    # The rows grouped by component (a counting sort), and each group's moments; per
-    # row they paid the feature loop's set-up (runtime alias checks) for D sums (row 6,
-    # 1M x 32, K = 64, one thread: 0.031 s of 0.12).
-    ends = np.zeros(n_components + 1, dtype=np.int64)
-    for r in range(n_chunk):
-        ends[chunk_labels[r] + 1] += chunk_labels[r] >= 0
-    for k in range(n_components):
-        ends[k + 1] += ends[k]
-    fill = ends[:n_components].copy()
-    grouped = np.empty(ends[n_components], dtype=np.int64)
-    grouped_weights = np.empty(ends[n_components])
-    for r in range(n_chunk):
-        k = chunk_labels[r]
-        if k >= 0:
-            grouped[fill[k]] = r
-            grouped_weights[fill[k]] = chunk_weights[r]
-            fill[k] += 1
+    chunk_labels = np.empty(min(CHUNK_ROWS, X.shape[0]), dtype=np.int64)
+    chunk_weights = np.empty(chunk_labels.shape[0])
+    ends = np.empty(n_components + 1, dtype=np.int64)
     work = np.empty((2, n_features))  # float64 sums, as k-means always had
-    for k in range(n_components):
-        first, last = ends[k], ends[k + 1]
-        if last > first:
-            listed_moments(
-                X, start, means[k], grouped[first:last], grouped_weights[first:last], last - first,
-                sx[k], sxx[k], work,
-            )
-    # Each held row's log-density is log_norm[k] - |x - mean_k|^2 / 2; the weighted
-    # squares are the chunk's second moments.
-    for k in range(n_components):
-        for d in range(n_features):
-            loglik -= 0.5 * sxx[k, d]
-    return loglik, weight, fingerprint
+    for c in range(lo, hi):
+        start, stop = chunk_bounds(first_chunk + c, X.shape[0])
+        n_chunk = stop - start
+        nk = part_nk[c]
+        sx = part_sx[c]
+        sxx = part_sxx[c]
+        nk[:] = 0.0
+        sx[:] = 0.0
+        sxx[:] = 0.0
+        loglik = 0.0
+        weight = 0.0
+        fingerprint = np.uint64(0)
+        for tile_start in range(start, stop, n_rows):
+            tile_stop = min(tile_start + n_rows, stop)
+            transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
+            tile_scores(xt, lane_centres, lane_bias, best, second, label)
+            for i in range(tile_stop - tile_start):
+                row = tile_start + i
+                k = np.int64(label[i])
+                if confirm and not confirmed(best[i], second[i], norm[i], largest_bias, largest_norm, centres.shape[1]):
+                    k = rescore_row(X, row, origin, centres, bias, xc)
+                w = sample_weight[row] if weighted else 1.0
+                weight += w
+                # Only the finiteness of log_norm[k] matters to the assignment.
+                k, row_hash = hard_assignment(k, log_norm[k], w, first_row + row, n_components)
+                fingerprint += row_hash
+                chunk_labels[row - start] = k
+                chunk_weights[row - start] = w
+                if k >= 0:
+                    nk[k] += w
+                    loglik += w * log_norm[k]
+                elif w > 0.0:
+                    loglik = -np.inf  # a row no component can hold
+        # The rows grouped by component (a counting sort), and each group's moments; per
+        # row they paid the feature loop's set-up (runtime alias checks) for D sums (row 6,
+        # 1M x 32, K = 64, one thread: 0.031 s of 0.12).
+        ends[:] = 0
+        for r in range(n_chunk):
+            ends[chunk_labels[r] + 1] += chunk_labels[r] >= 0
+        for k in range(n_components):
+            ends[k + 1] += ends[k]
+        fill = ends[:n_components].copy()
+        grouped = np.empty(ends[n_components], dtype=np.int64)
+        grouped_weights = np.empty(ends[n_components])
+        for r in range(n_chunk):
+            k = chunk_labels[r]
+            if k >= 0:
+                grouped[fill[k]] = r
+                grouped_weights[fill[k]] = chunk_weights[r]
+                fill[k] += 1
+        for k in range(n_components):
+            first, last = ends[k], ends[k + 1]
+            if last > first:
+                listed_moments(
+                    X, start, means[k], grouped[first:last], grouped_weights[first:last], last - first,
+                    sx[k], sxx[k], work,
+                )
+        # Each held row's log-density is log_norm[k] - |x - mean_k|^2 / 2; the weighted
+        # squares are the chunk's second moments.
+        for k in range(n_components):
+            for d in range(n_features):
+                loglik -= 0.5 * sxx[k, d]
+        part_totals[c, 0] = loglik
+        part_totals[c, 1] = weight
+        part_prints[c] = fingerprint

@@ -24,59 +24,11 @@ row by row); hard weights reuse the per-row code of ``weights``.
 """
 
 import numpy as np
-from numba import types
-from numba.extending import overload
-
 from . import full_log_prob, gaussian_diag
-from ._jit import MODE_HARD, MODE_SAMPLE, kernel
+from ._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, chunk_bounds, kernel
 from .outer_moments import deferred_moments, outer_buffers
 from .transpose import block_lanes, copy_rows, transpose_tile
-from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
-
-
-def shift(mean, d):
-    """mean[d], or None when ``mean`` is None (compiled code only)."""
-    raise NotImplementedError("shift runs in compiled code only")
-
-
-@overload(shift, inline="always")
-def _shift(mean, d):
-    if isinstance(mean, types.NoneType):
-        return lambda mean, d: None
-    return lambda mean, d: mean[d]
-
-
-def centred(value, shift_value):
-    """value - shift_value, or value when ``shift_value`` is None: the subtraction is
-    left out at compile time, not skipped at run time (compiled code only)."""
-    raise NotImplementedError("centred runs in compiled code only")
-
-
-@overload(centred, inline="always")
-def _centred(value, shift_value):
-    if isinstance(shift_value, types.NoneType):
-        return lambda value, shift_value: value
-    return lambda value, shift_value: value - shift_value
-
-
-def keep_centred(xc, d, i, x0, x1, x2, x3, shifts):
-    """xc[d + r, i] = x_r for r < 4 when ``shifts`` is None, nothing otherwise (resolved
-    at compile time, as ``centred``; compiled code only)."""
-    raise NotImplementedError("keep_centred runs in compiled code only")
-
-
-@overload(keep_centred, inline="always")
-def _keep_centred(xc, d, i, x0, x1, x2, x3, shifts):
-    if isinstance(shifts, types.NoneType):
-
-        def store(xc, d, i, x0, x1, x2, x3, shifts):
-            xc[d, i] = x0
-            xc[d + 1, i] = x1
-            xc[d + 2, i] = x2
-            xc[d + 3, i] = x3
-
-        return store
-    return lambda xc, d, i, x0, x1, x2, x3, shifts: None
+from .weights import hard_row, stream_start, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
 
 # Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
@@ -113,19 +65,13 @@ VECTOR_BYTES = 64
 DIAG_TILE_BYTES = 1024
 
 
-@kernel()
-def padded_features(n_features):
-    """Features of a full-covariance tile: D rounded up to FEATURE_BLOCK."""
-    return n_features + (-n_features) % FEATURE_BLOCK
-
-
-@kernel()
 def padded_components(means, factors):
     """(means (K, Dp), factors (K, Dp, Dp)): full-covariance components padded with
-    zeros to ``padded_features(D)`` features, so that ``log_prob_t`` needs no leftover
-    paths (a zero feature adds nothing to a row's sum)."""
+    zeros to D rounded up to FEATURE_BLOCK features, so that ``log_prob_t`` needs no
+    leftover paths (a zero feature adds nothing to a row's sum).  NumPy, called once
+    per pass."""
     n_components, n_features = means.shape
-    padded = padded_features(n_features)
+    padded = n_features + (-n_features) % FEATURE_BLOCK
     means_p = np.zeros((n_components, padded), dtype=means.dtype)
     factors_p = np.zeros((n_components, padded, padded), dtype=factors.dtype)
     means_p[:, :n_features] = means
@@ -158,162 +104,185 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     eight_features = xt.itemsize == 4  # (tile_log_prob's eight-feature passes)
     centred_once = eight_features and n_padded > 2 * FEATURE_BLOCK
     if centred_once:
-        tile_log_prob(xt, xc, None, means, factors, log_norm, ys, logp_t)
+        _centred_once(xt, xc, means, factors, log_norm, ys, logp_t)
     else:
-        tile_log_prob(xt, xc, means, means, factors, log_norm, ys, logp_t)
+        _centring_in_passes(xt, xc, means, factors, log_norm, ys, logp_t)
 
 
 @kernel()
-def tile_log_prob(xt, xc, shifts, means, factors, log_norm, ys, logp_t):
-    """``log_prob_t``: with ``shifts`` None the diagonal pass of each block of four
-    features centres them into xc, and the later passes read xc; otherwise every pass
-    reads xt and subtracts ``shifts[k]`` as it loads.  Numba compiles one version for
-    each, and neither holds the other's work (``shift``, ``centred`` and
-    ``keep_centred`` resolve at compile time).
+def _subtract(value, mean_value):
+    return value - mean_value
 
-    ys : (5, n) in X's dtype: four rows of ``L @ (x - mean)`` and the running sums of
-    squares.  Four rows are formed at once, four features per update: 16 multiply-adds
-    per pass over the tile's rows share its 4 loads and the 4 loads and stores of the
-    rows being formed (row 2 of the benchmark's log-densities, one thread: 0.175 ->
-    0.103 s float64, 0.089 -> 0.060 s float32).
-    """
-    n_padded, n_rows = xt.shape
-    y0 = ys[0]
-    y1 = ys[1]
-    y2 = ys[2]
-    y3 = ys[3]
-    s = ys[4]
-    eight_features = xt.itemsize == 4  # (see the passes below)
-    wide = 2 * FEATURE_BLOCK
-    for k in range(means.shape[0]):
-        lower = factors[k]
-        if shifts is None:
-            source = xc
-            mean = None
-        else:
-            source = xt
-            mean = shifts[k]
-        for d in range(0, n_padded, FEATURE_BLOCK):
-            # Rows d..d+3 of L are zero past their diagonal, so j stops at block d.  The
-            # first block of j sets the four rows, the last one adds their squares to s
-            # (the first d block sets s): no pass only zeroes or only squares.
-            # float32 takes eight features per pass where they fit: 32 multiply-adds
-            # per load and store of the four rows being formed, where four features had
-            # 16 (log-densities of 128 features, 256 rows, K = 8, one thread, median of
-            # five: 33 -> 41 GFMA/s; at 32 features 34 -> 35).  float64 kept four
-            # (21.5 -> 20.6 GFMA/s with eight).
-            j = 0
-            while eight_features and j + wide <= d:
-                a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
-                a4, a5 = lower[d, j + 4], lower[d, j + 5]
-                a6, a7 = lower[d, j + 6], lower[d, j + 7]
-                b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
-                b4, b5 = lower[d + 1, j + 4], lower[d + 1, j + 5]
-                b6, b7 = lower[d + 1, j + 6], lower[d + 1, j + 7]
-                c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
-                c4, c5 = lower[d + 2, j + 4], lower[d + 2, j + 5]
-                c6, c7 = lower[d + 2, j + 6], lower[d + 2, j + 7]
-                e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
-                e4, e5 = lower[d + 3, j + 4], lower[d + 3, j + 5]
-                e6, e7 = lower[d + 3, j + 6], lower[d + 3, j + 7]
-                m0, m1 = shift(mean, j), shift(mean, j + 1)
-                m2, m3 = shift(mean, j + 2), shift(mean, j + 3)
-                m4, m5 = shift(mean, j + 4), shift(mean, j + 5)
-                m6, m7 = shift(mean, j + 6), shift(mean, j + 7)
-                if j == 0:
+
+@kernel()
+def _as_loaded(value, mean_value):
+    return value
+
+
+def _tile_log_prob_of(centre_in_passes):
+    """``tile_log_prob`` for one way of centring, chosen when the closure is made, so
+    that each compiled version holds none of the other's work."""
+    centred = _subtract if centre_in_passes else _as_loaded
+
+    @kernel()
+    def tile_log_prob(xt, xc, means, factors, log_norm, ys, logp_t):
+        """``log_prob_t``'s passes: with ``centre_in_passes`` every pass reads xt and
+        subtracts the mean as it loads; otherwise the diagonal pass of each block of
+        four features centres them into xc, and the later passes read xc.
+
+        ys : (5, n) in X's dtype: four rows of ``L @ (x - mean)`` and the running sums of
+        squares.  Four rows are formed at once, four features per update: 16 multiply-adds
+        per pass over the tile's rows share its 4 loads and the 4 loads and stores of the
+        rows being formed (row 2 of the benchmark's log-densities, one thread: 0.175 ->
+        0.103 s float64, 0.089 -> 0.060 s float32).
+        """
+        n_padded, n_rows = xt.shape
+        y0 = ys[0]
+        y1 = ys[1]
+        y2 = ys[2]
+        y3 = ys[3]
+        s = ys[4]
+        eight_features = xt.itemsize == 4  # (see the passes below)
+        wide = 2 * FEATURE_BLOCK
+        for k in range(means.shape[0]):
+            lower = factors[k]
+            source = xt if centre_in_passes else xc
+            mean = means[k]
+            for d in range(0, n_padded, FEATURE_BLOCK):
+                # Rows d..d+3 of L are zero past their diagonal, so j stops at block d.  The
+                # first block of j sets the four rows, the last one adds their squares to s
+                # (the first d block sets s): no pass only zeroes or only squares.
+                # float32 takes eight features per pass where they fit: 32 multiply-adds
+                # per load and store of the four rows being formed, where four features had
+                # 16 (log-densities of 128 features, 256 rows, K = 8, one thread, median of
+                # five: 33 -> 41 GFMA/s; at 32 features 34 -> 35).  float64 kept four
+                # (21.5 -> 20.6 GFMA/s with eight).
+                j = 0
+                while eight_features and j + wide <= d:
+                    a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
+                    a4, a5 = lower[d, j + 4], lower[d, j + 5]
+                    a6, a7 = lower[d, j + 6], lower[d, j + 7]
+                    b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
+                    b4, b5 = lower[d + 1, j + 4], lower[d + 1, j + 5]
+                    b6, b7 = lower[d + 1, j + 6], lower[d + 1, j + 7]
+                    c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
+                    c4, c5 = lower[d + 2, j + 4], lower[d + 2, j + 5]
+                    c6, c7 = lower[d + 2, j + 6], lower[d + 2, j + 7]
+                    e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
+                    e4, e5 = lower[d + 3, j + 4], lower[d + 3, j + 5]
+                    e6, e7 = lower[d + 3, j + 6], lower[d + 3, j + 7]
+                    m0, m1 = mean[j], mean[j + 1]
+                    m2, m3 = mean[j + 2], mean[j + 3]
+                    m4, m5 = mean[j + 4], mean[j + 5]
+                    m6, m7 = mean[j + 6], mean[j + 7]
+                    if j == 0:
+                        for i in range(n_rows):
+                            x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                            x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                            x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
+                            x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
+                            y0[i] = ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
+                                (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
+                            )
+                            y1[i] = ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
+                                (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
+                            )
+                            y2[i] = ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
+                                (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
+                            )
+                            y3[i] = ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
+                                (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
+                            )
+                    else:
+                        for i in range(n_rows):
+                            x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                            x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                            x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
+                            x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
+                            y0[i] += ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
+                                (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
+                            )
+                            y1[i] += ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
+                                (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
+                            )
+                            y2[i] += ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
+                                (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
+                            )
+                            y3[i] += ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
+                                (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
+                            )
+                    j += wide
+                while j < d:
+                    a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
+                    b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
+                    c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
+                    e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
+                    m0, m1 = mean[j], mean[j + 1]
+                    m2, m3 = mean[j + 2], mean[j + 3]
+                    if j == 0:
+                        for i in range(n_rows):
+                            x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                            x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                            y0[i] = (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                            y1[i] = (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
+                            y2[i] = (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+                            y3[i] = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                    else:
+                        for i in range(n_rows):
+                            x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                            x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                            y0[i] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                            y1[i] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
+                            y2[i] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+                            y3[i] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                    j += FEATURE_BLOCK
+                # The diagonal block (j == d) is lower triangular: 10 products of 16.
+                a0 = lower[d, d]
+                b0, b1 = lower[d + 1, d], lower[d + 1, d + 1]
+                c0, c1, c2 = lower[d + 2, d], lower[d + 2, d + 1], lower[d + 2, d + 2]
+                e0, e1, e2, e3 = lower[d + 3, d], lower[d + 3, d + 1], lower[d + 3, d + 2], lower[d + 3, d + 3]
+                # It is the first pass to load features d..d+3, from the tile itself, and
+                # centres them (into xc too, for the passes of the blocks after it, when
+                # those read xc).
+                m0, m1 = means[k, d], means[k, d + 1]
+                m2, m3 = means[k, d + 2], means[k, d + 3]
+                if d == 0:
                     for i in range(n_rows):
-                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
-                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
-                        x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
-                        x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
-                        y0[i] = ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
-                            (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
-                        )
-                        y1[i] = ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
-                            (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
-                        )
-                        y2[i] = ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
-                            (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
-                        )
-                        y3[i] = ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
-                            (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
-                        )
+                        x0, x1 = xt[0, i] - m0, xt[1, i] - m1
+                        x2, x3 = xt[2, i] - m2, xt[3, i] - m3
+                        if not centre_in_passes:
+                            xc[0, i] = x0
+                            xc[1, i] = x1
+                            xc[2, i] = x2
+                            xc[3, i] = x3
+                        v0 = a0 * x0
+                        v1 = b0 * x0 + b1 * x1
+                        v2 = (c0 * x0 + c1 * x1) + c2 * x2
+                        v3 = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                        s[i] = (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
                 else:
                     for i in range(n_rows):
-                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
-                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
-                        x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
-                        x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
-                        y0[i] += ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
-                            (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
-                        )
-                        y1[i] += ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
-                            (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
-                        )
-                        y2[i] += ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
-                            (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
-                        )
-                        y3[i] += ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
-                            (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
-                        )
-                j += wide
-            while j < d:
-                a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
-                b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
-                c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
-                e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
-                m0, m1 = shift(mean, j), shift(mean, j + 1)
-                m2, m3 = shift(mean, j + 2), shift(mean, j + 3)
-                if j == 0:
-                    for i in range(n_rows):
-                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
-                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
-                        y0[i] = (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
-                        y1[i] = (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
-                        y2[i] = (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
-                        y3[i] = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-                else:
-                    for i in range(n_rows):
-                        x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
-                        x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
-                        y0[i] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
-                        y1[i] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
-                        y2[i] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
-                        y3[i] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-                j += FEATURE_BLOCK
-            # The diagonal block (j == d) is lower triangular: 10 products of 16.
-            a0 = lower[d, d]
-            b0, b1 = lower[d + 1, d], lower[d + 1, d + 1]
-            c0, c1, c2 = lower[d + 2, d], lower[d + 2, d + 1], lower[d + 2, d + 2]
-            e0, e1, e2, e3 = lower[d + 3, d], lower[d + 3, d + 1], lower[d + 3, d + 2], lower[d + 3, d + 3]
-            # It is the first pass to load features d..d+3, from the tile itself, and
-            # centres them (into xc too, for the passes of the blocks after it, when
-            # those read xc).
-            m0, m1 = means[k, d], means[k, d + 1]
-            m2, m3 = means[k, d + 2], means[k, d + 3]
-            if d == 0:
-                for i in range(n_rows):
-                    x0, x1 = xt[0, i] - m0, xt[1, i] - m1
-                    x2, x3 = xt[2, i] - m2, xt[3, i] - m3
-                    keep_centred(xc, 0, i, x0, x1, x2, x3, shifts)
-                    v0 = a0 * x0
-                    v1 = b0 * x0 + b1 * x1
-                    v2 = (c0 * x0 + c1 * x1) + c2 * x2
-                    v3 = (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-                    s[i] = (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
-            else:
-                for i in range(n_rows):
-                    x0, x1 = xt[d, i] - m0, xt[d + 1, i] - m1
-                    x2, x3 = xt[d + 2, i] - m2, xt[d + 3, i] - m3
-                    keep_centred(xc, d, i, x0, x1, x2, x3, shifts)
-                    v0 = y0[i] + a0 * x0
-                    v1 = y1[i] + (b0 * x0 + b1 * x1)
-                    v2 = y2[i] + ((c0 * x0 + c1 * x1) + c2 * x2)
-                    v3 = y3[i] + ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3))
-                    s[i] += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
-        norm = log_norm[k]
-        for i in range(n_rows):
-            logp_t[k, i] = norm - 0.5 * s[i]
+                        x0, x1 = xt[d, i] - m0, xt[d + 1, i] - m1
+                        x2, x3 = xt[d + 2, i] - m2, xt[d + 3, i] - m3
+                        if not centre_in_passes:
+                            xc[d, i] = x0
+                            xc[d + 1, i] = x1
+                            xc[d + 2, i] = x2
+                            xc[d + 3, i] = x3
+                        v0 = y0[i] + a0 * x0
+                        v1 = y1[i] + (b0 * x0 + b1 * x1)
+                        v2 = y2[i] + ((c0 * x0 + c1 * x1) + c2 * x2)
+                        v3 = y3[i] + ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3))
+                        s[i] += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
+            norm = log_norm[k]
+            for i in range(n_rows):
+                logp_t[k, i] = norm - 0.5 * s[i]
+
+    return tile_log_prob
+
+
+_centring_in_passes = _tile_log_prob_of(True)
+_centred_once = _tile_log_prob_of(False)
 
 
 @kernel()
@@ -495,15 +464,20 @@ def any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
 
 
 @kernel()
-def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_norm, mode, state, n_draws, nk, sx, sxx):
-    """``gaussian._chunk_stats`` on transposed tiles: the statistics of rows
-    ``start:stop`` in ``nk, sx, sxx`` (full: upper triangles); returns (log-likelihood,
-    total sample weight, assignment fingerprint).  Full-covariance components come
-    padded (``padded_components``)."""
+def range_stats(
+    X, sample_weight, first_row, means, factors, log_norm, mode, seed, n_draws, first_chunk, lo, hi, part_totals,
+    part_prints, part_nk, part_sx, part_sxx,
+):
+    """Statistics of chunks ``first_chunk + lo ... first_chunk + hi - 1`` into slots ``lo ... hi - 1``
+    of the partials (``threads.sum_in_chunk_order``): for each chunk, nk, sx and sxx
+    (full: upper triangles) about ``means``, and its (log-likelihood, total sample
+    weight) and assignment fingerprint.  Full-covariance components come padded
+    (``padded_components``).  The chunk starting at row r draws from the stream
+    ``stream_start(seed, first_row + r)``.  The work arrays are made once per range."""
     n_components, n_features = means.shape
+    n_data_rows = X.shape[0]
     dtype = X.dtype
-    sx[:] = 0.0
-    sxx[:] = 0.0
+    chunk_rows = min(CHUNK_ROWS, n_data_rows)
     n_rows = tile_rows(factors, X)
     xt, xc, ys = tile_buffers(X, means, n_rows)
     wx = np.zeros_like(xc)  # its padding features are never written: they stay 0
@@ -514,90 +488,103 @@ def chunk_stats(X, sample_weight, first_row, start, stop, means, factors, log_no
     # Full covariances of DEFERRED_FEATURES or more: sparse tiles' rows, listed per
     # component with their weights, whose moments are formed once for the whole chunk
     # (outer_moments.deferred_moments).
-    defer = factors.ndim == 3 and sx.shape[1] >= DEFERRED_FEATURES
-    n_deferred_rows = stop - start if defer else 0
+    defer = factors.ndim == 3 and part_sx.shape[2] >= DEFERRED_FEATURES
+    n_deferred_rows = chunk_rows if defer else 0
     deferred_rows = np.empty((n_components, n_deferred_rows), dtype=np.int32)
     deferred_weights = np.empty((n_components, n_deferred_rows), dtype=dtype)
     n_deferred = np.zeros(n_components, dtype=np.int64)
-    rows_x, rows_w, part, part_sx = outer_buffers(sx.shape[1] if defer else 0, X)
-    rows = np.empty(max(n_rows, stop - start), dtype=np.int64)  # gathered_moments' rows
+    rows_x, rows_w, part, part_sx_d = outer_buffers(part_sx.shape[2] if defer else 0, X)
+    rows = np.empty(max(n_rows, chunk_rows), dtype=np.int64)  # gathered_moments' rows
     # Diagonal covariances: each component's rows with weight, and their weights, listed
     # for the whole chunk (gaussian_diag.listed_moments).
-    n_listed_rows = stop - start if factors.ndim == 2 else 0
+    n_listed_rows = chunk_rows if factors.ndim == 2 else 0
     listed = np.empty((n_components, n_listed_rows), dtype=np.int32)
     listed_weights = np.empty((n_components, n_listed_rows), dtype=dtype)
     n_listed = np.zeros(n_components, dtype=np.int64)
     row_counts = np.empty(n_rows, dtype=np.int32)
     row_labels = np.empty(n_rows, dtype=np.int32)
-    loglik = 0.0
-    weight = 0.0
-    fingerprint = np.uint64(0)
-    nk[:] = 0.0
-    for tile_start in range(start, stop, n_rows):
-        tile_stop = min(tile_start + n_rows, stop)
-        n_used = tile_stop - tile_start
-        weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
-        transpose_tile(X, tile_start, tile_stop, xt)
-        any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
-        # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
-        # sample weights, draw frequencies) is summed from their float64 values, exactly.
-        if mode == MODE_HARD:
-            weights_t[:] = 0.0
-            for i in range(n_used):
-                row[:] = logp_t[:, i]
-                label, term, row_hash = hard_row(row, w[i], first_row + tile_start + i)
-                loglik += w[i] * term
-                fingerprint += row_hash
-                if label >= 0:
-                    weights_t[label, i] = w[i]
-                    nk[label] += w[i]
-        else:
-            loglik = tile_weights(
-                loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t
-            )
-        if factors.ndim == 2:
-            gaussian_diag.list_rows(
-                weights_t, n_used, tile_start - start, row_counts, row_labels, listed, listed_weights, n_listed
-            )
-        for k in range(n_components):
-            total_k = 0.0
-            n_active = 0
-            for i in range(n_rows):
-                total_k += weights_t[k, i]
-                n_active += weights_t[k, i] != 0.0
-            if n_active == 0:
-                continue  # nothing to add for this component
-            if mode != MODE_HARD and mode != MODE_SAMPLE:
-                nk[k] += total_k
-            if factors.ndim == 2:
-                continue  # listed above
-            if gather_is_cheaper(n_active, n_rows, sx.shape[1], X.itemsize):
-                if defer:  # listed, as list_rows does (a row is kept when it has weight)
-                    offset = tile_start - start
-                    j = n_deferred[k]
-                    for i in range(n_used):
-                        deferred_rows[k, j] = offset + i
-                        deferred_weights[k, j] = weights_t[k, i]
-                        j += weights_t[k, i] != 0.0
-                    n_deferred[k] = j
-                else:
-                    gathered_moments(X, tile_start, means[k], weights_t[k], xc, wx, rows, sx[k], sxx[k])
+    state = np.empty(1, dtype=np.uint64)
+    for c in range(lo, hi):
+        start, stop = chunk_bounds(first_chunk + c, n_data_rows)
+        state[0] = stream_start(seed, first_row + start)
+        nk = part_nk[c]
+        sx = part_sx[c]
+        sxx = part_sxx[c]
+        nk[:] = 0.0
+        sx[:] = 0.0
+        sxx[:] = 0.0
+        n_deferred[:] = 0
+        n_listed[:] = 0
+        loglik = 0.0
+        weight = 0.0
+        fingerprint = np.uint64(0)
+        for tile_start in range(start, stop, n_rows):
+            tile_stop = min(tile_start + n_rows, stop)
+            n_used = tile_stop - tile_start
+            weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
+            transpose_tile(X, tile_start, tile_stop, xt)
+            any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
+            # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
+            # sample weights, draw frequencies) is summed from their float64 values, exactly.
+            if mode == MODE_HARD:
+                weights_t[:] = 0.0
+                for i in range(n_used):
+                    row[:] = logp_t[:, i]
+                    label, term, row_hash = hard_row(row, w[i], first_row + tile_start + i)
+                    loglik += w[i] * term
+                    fingerprint += row_hash
+                    if label >= 0:
+                        weights_t[label, i] = w[i]
+                        nk[label] += w[i]
             else:
-                dense_moments_t(xt, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
-    if factors.ndim == 3:  # (a branch Numba prunes for diagonal factors)
-        for k in range(n_components):
-            if n_deferred[k] > 0:
-                deferred_moments(
-                    X, start, means[k], deferred_rows[k], deferred_weights[k], n_deferred[k], rows_x, rows_w, part,
-                    part_sx, sx[k], sxx[k],
+                loglik = tile_weights(
+                    loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t
                 )
-    else:
-        for k in range(n_components):
-            if n_listed[k] > 0:
-                gaussian_diag.listed_moments(
-                    X, start, means[k], listed[k], listed_weights[k], n_listed[k], sx[k], sxx[k], work
+            if factors.ndim == 2:
+                gaussian_diag.list_rows(
+                    weights_t, n_used, tile_start - start, row_counts, row_labels, listed, listed_weights, n_listed
                 )
-    return loglik, weight, fingerprint
+            for k in range(n_components):
+                total_k = 0.0
+                n_active = 0
+                for i in range(n_rows):
+                    total_k += weights_t[k, i]
+                    n_active += weights_t[k, i] != 0.0
+                if n_active == 0:
+                    continue  # nothing to add for this component
+                if mode != MODE_HARD and mode != MODE_SAMPLE:
+                    nk[k] += total_k
+                if factors.ndim == 2:
+                    continue  # listed above
+                if gather_is_cheaper(n_active, n_rows, sx.shape[1], X.itemsize):
+                    if defer:  # listed, as list_rows does (a row is kept when it has weight)
+                        offset = tile_start - start
+                        j = n_deferred[k]
+                        for i in range(n_used):
+                            deferred_rows[k, j] = offset + i
+                            deferred_weights[k, j] = weights_t[k, i]
+                            j += weights_t[k, i] != 0.0
+                        n_deferred[k] = j
+                    else:
+                        gathered_moments(X, tile_start, means[k], weights_t[k], xc, wx, rows, sx[k], sxx[k])
+                else:
+                    dense_moments_t(xt, means[k], weights_t[k], xc, wx, sx[k], sxx[k])
+        if factors.ndim == 3:  # (a branch Numba prunes for diagonal factors)
+            for k in range(n_components):
+                if n_deferred[k] > 0:
+                    deferred_moments(
+                        X, start, means[k], deferred_rows[k], deferred_weights[k], n_deferred[k], rows_x, rows_w, part,
+                        part_sx_d, sx[k], sxx[k],
+                    )
+        else:
+            for k in range(n_components):
+                if n_listed[k] > 0:
+                    gaussian_diag.listed_moments(
+                        X, start, means[k], listed[k], listed_weights[k], n_listed[k], sx[k], sxx[k], work
+                    )
+        part_totals[c, 0] = loglik
+        part_totals[c, 1] = weight
+        part_prints[c] = fingerprint
 
 
 @kernel()

@@ -1,16 +1,22 @@
 """Distances for k-means++ seeding."""
 
 import numpy as np
-from numba import prange
 
-from ._jit import chunk_bounds, kernel, n_chunks_of
+from ._jit import chunk_bounds, kernel, read_only
+from .threads import n_chunks_of, spread
 
 
-@kernel(parallel=True)
 def squared_distances(X, points, out):
-    """out[c, n] = |X[n] - points[c]|^2 in float64 (rows independent: thread-count free)."""
+    """out[c, n] = |X[n] - points[c]|^2 in float64, in parallel over chunks of rows
+    (rows are independent: the result does not depend on the threads)."""
+    X = read_only(X)
+    spread(lambda lo, hi: _chunk_distances(X, points, out, lo, hi), n_chunks_of(X.shape[0]))
+
+
+@kernel()
+def _chunk_distances(X, points, out, lo, hi):
     n_rows, n_features = X.shape
-    for chunk in prange(n_chunks_of(n_rows)):
+    for chunk in range(lo, hi):
         start, stop = chunk_bounds(chunk, n_rows)
         for c in range(points.shape[0]):
             for n in range(start, stop):

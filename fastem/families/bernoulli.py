@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels._jit import MODE_SAMPLE, MODE_SOFT, busy_group
+from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
 from .._kernels.bernoulli import accumulate_bernoulli, posterior_bernoulli
 from ..stats import BernoulliStats
 from .mixing import log_weights, mixing_weights, weights_from_vector, weights_to_vector
@@ -67,7 +67,7 @@ class BernoulliFamily:
         colptr, column_rows = X.tile_columns()
         loglik, weight, fingerprint = accumulate_bernoulli(
             X.indptr, X.indices, colptr, column_rows, weights, table, log_norm, mode, seed, n_draws, first_row, nk,
-            sx_t, busy_group(),
+            sx_t,
         )
         return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), loglik, weight, int(fingerprint))
 

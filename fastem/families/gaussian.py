@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels._jit import MODE_SAMPLE, MODE_SOFT, busy_group
+from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
 from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
 from .._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from ..exceptions import ComponentError
@@ -126,8 +126,7 @@ class GaussianFamily:
         stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         loglik, weight, fingerprint = accumulate_gaussian(
-            X, weights, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx,
-            busy_group(),
+            X, weights, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx
         )
         return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight, int(fingerprint))
 

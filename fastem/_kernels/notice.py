@@ -1,0 +1,58 @@
+"""Tell the user, once per process, that fastem's kernels are being compiled.
+
+Numba compiles a kernel the first time a process calls it with new argument types, and
+caches the machine code on disk, per CPU.  Only a cache miss is slow (tens of seconds
+for a first fit on 2 cores), and it is silent; this module listens to Numba's compile
+events and writes one line to standard error when the first fastem kernel starts to
+compile, so that a first run does not look hung.  Cache hits raise no event.
+"""
+
+import sys
+import threading
+
+import numba
+from llvmlite import binding
+from numba.core import event
+
+
+# Seconds a first fit of one model spends compiling with an empty cache on a 2-core
+# machine (the figures are the README's start-up section).
+FIRST_FIT_SECONDS = 60
+
+_lock = threading.Lock()
+_told = False
+
+
+def target_name():
+    """The CPU Numba compiles for: ``NUMBA_CPU_NAME`` if set, else the host's."""
+    return numba.config.CPU_NAME or binding.get_host_cpu_name()
+
+
+class _CompileNotice(event.Listener):
+    def on_start(self, ev):
+        global _told
+        if _told:
+            return
+        module = getattr(ev.data["dispatcher"].py_func, "__module__", "") or ""
+        if not module.startswith("fastem."):
+            return
+        with _lock:
+            if _told:
+                return
+            _told = True
+        print(
+            f"fastem: compiling kernels for this CPU ({target_name()}); first run only, "
+            f"up to about {FIRST_FIT_SECONDS} s. Later runs load them from Numba's cache.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def on_end(self, ev):
+        pass
+
+
+def install():
+    """Listen for compile events (idempotent: the listener is registered once)."""
+    if not getattr(install, "done", False):
+        event.register("numba:compile", _CompileNotice())
+        install.done = True
