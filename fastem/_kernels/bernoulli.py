@@ -161,19 +161,21 @@ def _scatter_row(indptr, indices, row, weights, n_nonzero, sums):
 
 
 @kernel()
-def _chunk_stats(
-    indptr, indices, colptr, column_rows, sample_weight, first_row, start, stop, table, log_norm, mode, state, n_draws,
-    nk, sx_t,
+def _range_stats(
+    indptr, indices, colptr, column_rows, sample_weight, first_row, table, log_norm, mode, seed, n_draws,
+    first_chunk, lo, hi, part_totals, part_prints, part_nk, part_sx,
 ):
-    """Statistics of rows ``start:stop`` written to ``nk, sx_t`` (sx transposed, (D, K):
-    a row's ones then update contiguous rows); returns their (log-likelihood, total
-    sample weight, assignment fingerprint).
+    """Statistics of chunks ``first_chunk + lo ... first_chunk + hi - 1`` into slots
+    ``lo ... hi - 1`` of the partials (``threads.sum_in_chunk_order``): nk, sx
+    transposed ((D, K): a row's ones then update contiguous rows), and the
+    (log-likelihood, total sample weight) and assignment fingerprint.  The chunk
+    starting at row r draws from the stream ``stream_start(seed, first_row + r)``.
 
     Each tile of TILE_ROWS rows first forms its rows' weights, then adds them to
     the moments by whichever way costs least for these weights (see TILE_COLUMNS).
     """
     n_components = log_norm.shape[0]
-    n_features = sx_t.shape[0]
+    n_features = part_sx.shape[1]
     tile_rows = TILE_ROWS
     by_columns = colptr.shape[0] > 0
     sums = np.zeros((n_features + 1, n_components))  # sx transposed, then nk
@@ -185,69 +187,62 @@ def _chunk_stats(
     weights_t, top, total, log_prob, row_work = tile_weight_buffers(n_components, tile_rows, logp_t)
     w = np.empty(tile_rows)
     drawn_nk = np.zeros(n_components)  # (nk comes from the moments' last row)
-    loglik = 0.0
-    weight = 0.0
-    fingerprint = np.uint64(0)
-    for tile_start in range(start, stop, tile_rows):
-        tile_stop = min(tile_start + tile_rows, stop)
-        n_used = tile_stop - tile_start
-        cost = 0.0
-        _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, resp)
-        weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
-        if mode != MODE_HARD:
-            transpose_tile(resp, 0, n_used, logp_t)
-            loglik = tile_weights(
-                loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row_work, drawn_nk, weights_t
-            )
-            transpose_tile(weights_t, 0, n_components, resp)
-        for row in range(tile_start, tile_stop):
-            i = row - tile_start
-            logp = resp[i]
-            if mode == MODE_HARD:
-                label, term, row_hash = hard_row(logp, w[i], first_row + row)
-                loglik += w[i] * term
-                fingerprint += row_hash
-                logp[:] = 0.0
-                n_nonzero[i] = 0
-                if label >= 0:
-                    logp[label] = w[i]
-                    n_nonzero[i] = 1
-            else:
-                count = 0
-                for k in range(n_components):
-                    count += logp[k] != 0.0
-                n_nonzero[i] = count
-            cost += scatter_cost(indptr[row + 1] - indptr[row], n_nonzero[i], n_components)
-        n_ones = indptr[tile_stop] - indptr[tile_start]
-        if by_columns and pattern_is_cheaper(cost, tile_stop - tile_start, n_ones, n_components):
-            tile = tile_start // tile_rows
-            add_pattern_product(sums, colptr[tile], column_rows, 0, n_features + 1, resp, 0, n_components)
-            continue
-        for row in range(tile_start, tile_stop):
-            i = row - tile_start
-            if n_nonzero[i] > 0:
-                _scatter_row(indptr, indices, row, resp[i], n_nonzero[i], sums)
-    sx_t[:] = sums[:n_features]
-    nk[:] = sums[n_features]
-    return loglik, weight, fingerprint
-
-
-@kernel()
-def _range_stats(
-    indptr, indices, colptr, column_rows, sample_weight, first_row, table, log_norm, mode, seed, n_draws, first, lo,
-    hi, part_totals, part_prints, part_nk, part_sx,
-):
-    """Statistics of chunks ``first + lo ... first + hi - 1`` into slots ``lo ... hi - 1``
-    of the partials (``threads.sum_in_chunk_order``)."""
-    n_rows = indptr.shape[0] - 1
     state = np.empty(1, dtype=np.uint64)
+    n_rows = indptr.shape[0] - 1
     for c in range(lo, hi):
-        start, stop = chunk_bounds(first + c, n_rows)
+        start, stop = chunk_bounds(first_chunk + c, n_rows)
         state[0] = stream_start(seed, first_row + start)
-        part_totals[c, 0], part_totals[c, 1], part_prints[c] = _chunk_stats(
-            indptr, indices, colptr, column_rows, sample_weight, first_row, start, stop, table, log_norm, mode,
-            state, n_draws, part_nk[c], part_sx[c],
-        )
+        nk = part_nk[c]
+        sx_t = part_sx[c]
+        sums[:] = 0.0
+        drawn_nk[:] = 0.0
+        loglik = 0.0
+        weight = 0.0
+        fingerprint = np.uint64(0)
+        for tile_start in range(start, stop, tile_rows):
+            tile_stop = min(tile_start + tile_rows, stop)
+            n_used = tile_stop - tile_start
+            cost = 0.0
+            _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, resp)
+            weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
+            if mode != MODE_HARD:
+                transpose_tile(resp, 0, n_used, logp_t)
+                loglik = tile_weights(
+                    loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row_work, drawn_nk, weights_t
+                )
+                transpose_tile(weights_t, 0, n_components, resp)
+            for row in range(tile_start, tile_stop):
+                i = row - tile_start
+                logp = resp[i]
+                if mode == MODE_HARD:
+                    label, term, row_hash = hard_row(logp, w[i], first_row + row)
+                    loglik += w[i] * term
+                    fingerprint += row_hash
+                    logp[:] = 0.0
+                    n_nonzero[i] = 0
+                    if label >= 0:
+                        logp[label] = w[i]
+                        n_nonzero[i] = 1
+                else:
+                    count = 0
+                    for k in range(n_components):
+                        count += logp[k] != 0.0
+                    n_nonzero[i] = count
+                cost += scatter_cost(indptr[row + 1] - indptr[row], n_nonzero[i], n_components)
+            n_ones = indptr[tile_stop] - indptr[tile_start]
+            if by_columns and pattern_is_cheaper(cost, tile_stop - tile_start, n_ones, n_components):
+                tile = tile_start // tile_rows
+                add_pattern_product(sums, colptr[tile], column_rows, 0, n_features + 1, resp, 0, n_components)
+                continue
+            for row in range(tile_start, tile_stop):
+                i = row - tile_start
+                if n_nonzero[i] > 0:
+                    _scatter_row(indptr, indices, row, resp[i], n_nonzero[i], sums)
+        sx_t[:] = sums[:n_features]
+        nk[:] = sums[n_features]
+        part_totals[c, 0] = loglik
+        part_totals[c, 1] = weight
+        part_prints[c] = fingerprint
 
 
 def accumulate_bernoulli(

@@ -139,6 +139,54 @@ def rescore_row(X, row, origin, centres, bias, xc):
 
 
 @kernel()
+def scorer_of(X, means, log_norm):
+    """What ``tile_labels`` works with: the centred components (``centred_components``),
+    their float32 copies for the lanes, and work arrays for a tile of
+    NEAREST_TILE_ROWS rows."""
+    origin, centres, bias, largest_bias, largest_norm = centred_components(X, means, log_norm)
+    n_rows = NEAREST_TILE_ROWS
+    return (
+        origin, centres, bias, largest_bias, largest_norm, centres.astype(np.float32), bias.astype(np.float32),
+        np.zeros((centres.shape[1], n_rows), dtype=np.float32),  # the tile; padding features stay 0
+        np.empty(n_rows, dtype=np.float32), np.empty(n_rows, dtype=np.float32),  # best and second scores
+        np.empty(n_rows, dtype=np.int32), np.empty(n_rows), np.empty(means.shape[1], dtype=X.dtype),
+    )
+
+
+@kernel()
+def tile_labels(X, tile_start, tile_stop, scorer):
+    """The most probable component of each row ``tile_start ... tile_stop - 1``, as an
+    int32 array whose first ``tile_stop - tile_start`` entries hold them: float32
+    scores, and those of wider data confirmed, or redone, in the data's precision."""
+    origin, centres, bias, largest_bias, largest_norm, lane_centres, lane_bias, xt, best, second, label, norm, xc = (
+        scorer
+    )
+    confirm = X.itemsize > 4
+    transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
+    tile_scores(xt, lane_centres, lane_bias, best, second, label)
+    if confirm:
+        for i in range(tile_stop - tile_start):
+            if not confirmed(best[i], second[i], norm[i], largest_bias, largest_norm, centres.shape[1]):
+                label[i] = rescore_row(X, tile_start + i, origin, centres, bias, xc)
+    return label
+
+
+@kernel()
+def range_labels(X, means, log_norm, lo, hi, out_label):
+    """``out_label[row]``, the most probable component of each row of chunks ``lo ...
+    hi - 1`` under unit diagonal precisions (k-means' ``predict``)."""
+    scorer = scorer_of(X, means, log_norm)
+    n_rows = NEAREST_TILE_ROWS
+    for c in range(lo, hi):
+        start, stop = chunk_bounds(c, X.shape[0])
+        for tile_start in range(start, stop, n_rows):
+            tile_stop = min(tile_start + n_rows, stop)
+            label = tile_labels(X, tile_start, tile_stop, scorer)
+            for i in range(tile_stop - tile_start):
+                out_label[tile_start + i] = label[i]
+
+
+@kernel()
 def range_stats(
     X, sample_weight, first_row, means, log_norm, first_chunk, lo, hi, part_totals, part_prints, part_nk, part_sx,
     part_sxx,
@@ -149,18 +197,8 @@ def range_stats(
     and the assignment fingerprint."""
     n_components, n_features = means.shape
     weighted = sample_weight.shape[0] > 0
-    # float32 scores of wider data are confirmed, or redone, in the data's precision.
-    confirm = X.itemsize > 4
-    origin, centres, bias, largest_bias, largest_norm = centred_components(X, means, log_norm)
-    lane_centres = centres.astype(np.float32)
-    lane_bias = bias.astype(np.float32)
+    scorer = scorer_of(X, means, log_norm)
     n_rows = NEAREST_TILE_ROWS
-    xt = np.zeros((centres.shape[1], n_rows), dtype=np.float32)  # padding features stay 0
-    best = np.empty(n_rows, dtype=np.float32)
-    second = np.empty(n_rows, dtype=np.float32)
-    label = np.empty(n_rows, dtype=np.int32)
-    norm = np.empty(n_rows)
-    xc = np.empty(n_features, dtype=X.dtype)
     # Each row's component and weight, for the moments of the whole chunk at its end.
     chunk_labels = np.empty(min(CHUNK_ROWS, X.shape[0]), dtype=np.int64)
     chunk_weights = np.empty(chunk_labels.shape[0])
@@ -180,13 +218,10 @@ def range_stats(
         fingerprint = np.uint64(0)
         for tile_start in range(start, stop, n_rows):
             tile_stop = min(tile_start + n_rows, stop)
-            transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
-            tile_scores(xt, lane_centres, lane_bias, best, second, label)
+            label = tile_labels(X, tile_start, tile_stop, scorer)
             for i in range(tile_stop - tile_start):
                 row = tile_start + i
                 k = np.int64(label[i])
-                if confirm and not confirmed(best[i], second[i], norm[i], largest_bias, largest_norm, centres.shape[1]):
-                    k = rescore_row(X, row, origin, centres, bias, xc)
                 w = sample_weight[row] if weighted else 1.0
                 weight += w
                 # Only the finiteness of log_norm[k] matters to the assignment.
