@@ -24,6 +24,8 @@ row by row); hard weights reuse the per-row code of ``weights``.
 """
 
 import numpy as np
+from numba.extending import overload
+
 from . import full_log_prob, gaussian_diag
 from ._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, chunk_bounds, kernel
 from .outer_moments import deferred_moments, outer_buffers
@@ -81,11 +83,13 @@ def padded_components(means, factors):
 
 @kernel()
 def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
-    """logp_t[k, i] = log_norm[k] - |factors[k] @ (xt[:, i] - means[k])|^2 / 2.
+    """logp_t[k, i] = log_norm[k] - |factors[k] @ (xt[:, i] - means[k])|^2 / 2: the
+    log-densities of a transposed tile, full or diagonal (``factors.ndim``).
 
     xt : (Dp, n) the tile, xc : (Dp, n) a work array for its centred copy, both in X's
-    dtype; means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past D
+    dtype; full: means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past D
     (``padded_components``); ys : (5, n) in X's dtype, ``tile_log_prob``'s rows.
+    Diagonal: ``gaussian_diag.log_prob_t`` (means and factors (K, D); xc, ys unused).
 
     From REGISTER_FEATURES padded features on, ``full_log_prob.log_prob_t`` holds the
     rows of ``L @ (x - mean)`` in registers: as fast as these loops in float64 at 32
@@ -97,16 +101,14 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     four features is centred once per component, by the first pass that loads it,
     which keeps it in xc for the passes after it (a store per value, then no mean).
     """
+    if factors.ndim == 2:  # (a branch Numba resolves at compile time)
+        gaussian_diag.log_prob_t(xt, means, factors, log_norm, logp_t)
+        return
     n_padded = xt.shape[0]
     if n_padded >= full_log_prob.REGISTER_FEATURES and xt.shape[1] % block_lanes(xt) == 0:
         full_log_prob.log_prob_t(xt, means, factors, log_norm, logp_t)
         return
-    eight_features = xt.itemsize == 4  # (tile_log_prob's eight-feature passes)
-    centred_once = eight_features and n_padded > 2 * FEATURE_BLOCK
-    if centred_once:
-        _centred_once(xt, xc, means, factors, log_norm, ys, logp_t)
-    else:
-        _centring_in_passes(xt, xc, means, factors, log_norm, ys, logp_t)
+    narrow_log_prob(xt, xc, means, factors, log_norm, ys, logp_t)
 
 
 @kernel()
@@ -119,9 +121,10 @@ def _as_loaded(value, mean_value):
     return value
 
 
-def _tile_log_prob_of(centre_in_passes):
-    """``tile_log_prob`` for one way of centring, chosen when the closure is made, so
-    that each compiled version holds none of the other's work."""
+def _tile_log_prob_of(centre_in_passes, eight_features):
+    """``tile_log_prob`` for one way of centring and one width of pass, chosen when
+    the closure is made, so that each compiled version holds none of the others' work
+    (``eight_features``: float32's passes over eight features, see below)."""
     centred = _subtract if centre_in_passes else _as_loaded
 
     @kernel()
@@ -142,7 +145,6 @@ def _tile_log_prob_of(centre_in_passes):
         y2 = ys[2]
         y3 = ys[3]
         s = ys[4]
-        eight_features = xt.itemsize == 4  # (see the passes below)
         wide = 2 * FEATURE_BLOCK
         for k in range(means.shape[0]):
             lower = factors[k]
@@ -158,60 +160,61 @@ def _tile_log_prob_of(centre_in_passes):
                 # five: 33 -> 41 GFMA/s; at 32 features 34 -> 35).  float64 kept four
                 # (21.5 -> 20.6 GFMA/s with eight).
                 j = 0
-                while eight_features and j + wide <= d:
-                    a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
-                    a4, a5 = lower[d, j + 4], lower[d, j + 5]
-                    a6, a7 = lower[d, j + 6], lower[d, j + 7]
-                    b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
-                    b4, b5 = lower[d + 1, j + 4], lower[d + 1, j + 5]
-                    b6, b7 = lower[d + 1, j + 6], lower[d + 1, j + 7]
-                    c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
-                    c4, c5 = lower[d + 2, j + 4], lower[d + 2, j + 5]
-                    c6, c7 = lower[d + 2, j + 6], lower[d + 2, j + 7]
-                    e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
-                    e4, e5 = lower[d + 3, j + 4], lower[d + 3, j + 5]
-                    e6, e7 = lower[d + 3, j + 6], lower[d + 3, j + 7]
-                    m0, m1 = mean[j], mean[j + 1]
-                    m2, m3 = mean[j + 2], mean[j + 3]
-                    m4, m5 = mean[j + 4], mean[j + 5]
-                    m6, m7 = mean[j + 6], mean[j + 7]
-                    if j == 0:
-                        for i in range(n_rows):
-                            x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
-                            x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
-                            x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
-                            x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
-                            y0[i] = ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
-                                (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
-                            )
-                            y1[i] = ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
-                                (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
-                            )
-                            y2[i] = ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
-                                (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
-                            )
-                            y3[i] = ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
-                                (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
-                            )
-                    else:
-                        for i in range(n_rows):
-                            x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
-                            x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
-                            x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
-                            x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
-                            y0[i] += ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
-                                (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
-                            )
-                            y1[i] += ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
-                                (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
-                            )
-                            y2[i] += ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
-                                (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
-                            )
-                            y3[i] += ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
-                                (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
-                            )
-                    j += wide
+                if eight_features:  # (pruned at compile time where it is False)
+                    while j + wide <= d:
+                        a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
+                        a4, a5 = lower[d, j + 4], lower[d, j + 5]
+                        a6, a7 = lower[d, j + 6], lower[d, j + 7]
+                        b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
+                        b4, b5 = lower[d + 1, j + 4], lower[d + 1, j + 5]
+                        b6, b7 = lower[d + 1, j + 6], lower[d + 1, j + 7]
+                        c0, c1, c2, c3 = lower[d + 2, j], lower[d + 2, j + 1], lower[d + 2, j + 2], lower[d + 2, j + 3]
+                        c4, c5 = lower[d + 2, j + 4], lower[d + 2, j + 5]
+                        c6, c7 = lower[d + 2, j + 6], lower[d + 2, j + 7]
+                        e0, e1, e2, e3 = lower[d + 3, j], lower[d + 3, j + 1], lower[d + 3, j + 2], lower[d + 3, j + 3]
+                        e4, e5 = lower[d + 3, j + 4], lower[d + 3, j + 5]
+                        e6, e7 = lower[d + 3, j + 6], lower[d + 3, j + 7]
+                        m0, m1 = mean[j], mean[j + 1]
+                        m2, m3 = mean[j + 2], mean[j + 3]
+                        m4, m5 = mean[j + 4], mean[j + 5]
+                        m6, m7 = mean[j + 6], mean[j + 7]
+                        if j == 0:
+                            for i in range(n_rows):
+                                x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                                x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                                x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
+                                x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
+                                y0[i] = ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
+                                    (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
+                                )
+                                y1[i] = ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
+                                    (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
+                                )
+                                y2[i] = ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
+                                    (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
+                                )
+                                y3[i] = ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
+                                    (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
+                                )
+                        else:
+                            for i in range(n_rows):
+                                x0, x1 = centred(source[j, i], m0), centred(source[j + 1, i], m1)
+                                x2, x3 = centred(source[j + 2, i], m2), centred(source[j + 3, i], m3)
+                                x4, x5 = centred(source[j + 4, i], m4), centred(source[j + 5, i], m5)
+                                x6, x7 = centred(source[j + 6, i], m6), centred(source[j + 7, i], m7)
+                                y0[i] += ((a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)) + (
+                                    (a4 * x4 + a5 * x5) + (a6 * x6 + a7 * x7)
+                                )
+                                y1[i] += ((b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)) + (
+                                    (b4 * x4 + b5 * x5) + (b6 * x6 + b7 * x7)
+                                )
+                                y2[i] += ((c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)) + (
+                                    (c4 * x4 + c5 * x5) + (c6 * x6 + c7 * x7)
+                                )
+                                y3[i] += ((e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)) + (
+                                    (e4 * x4 + e5 * x5) + (e6 * x6 + e7 * x7)
+                                )
+                        j += wide
                 while j < d:
                     a0, a1, a2, a3 = lower[d, j], lower[d, j + 1], lower[d, j + 2], lower[d, j + 3]
                     b0, b1, b2, b3 = lower[d + 1, j], lower[d + 1, j + 1], lower[d + 1, j + 2], lower[d + 1, j + 3]
@@ -281,8 +284,34 @@ def _tile_log_prob_of(centre_in_passes):
     return tile_log_prob
 
 
-_centring_in_passes = _tile_log_prob_of(True)
-_centred_once = _tile_log_prob_of(False)
+# float64 tiles, and float32 ones of up to 8 padded features (where no pass is eight
+# features wide), are centred in the passes; wider float32 ones once.
+_centring_in_passes = _tile_log_prob_of(True, False)
+_centred_once = _tile_log_prob_of(False, True)
+
+
+def narrow_log_prob(xt, xc, means, factors, log_norm, ys, logp_t):
+    """The version of ``tile_log_prob`` for ``xt`` (compiled code only)."""
+    raise NotImplementedError("narrow_log_prob runs in compiled code only")
+
+
+@overload(narrow_log_prob)
+def _narrow_log_prob(xt, xc, means, factors, log_norm, ys, logp_t):
+    # Resolved by dtype at compile time: float64 code never holds the float32 version.
+    if xt.dtype.bitwidth == 32:
+
+        def float32_passes(xt, xc, means, factors, log_norm, ys, logp_t):
+            if xt.shape[0] > 2 * FEATURE_BLOCK:
+                _centred_once(xt, xc, means, factors, log_norm, ys, logp_t)
+            else:
+                _centring_in_passes(xt, xc, means, factors, log_norm, ys, logp_t)
+
+        return float32_passes
+
+    def float64_passes(xt, xc, means, factors, log_norm, ys, logp_t):
+        _centring_in_passes(xt, xc, means, factors, log_norm, ys, logp_t)
+
+    return float64_passes
 
 
 @kernel()
@@ -455,15 +484,6 @@ def tile_buffers(X, means, n_rows):
 
 
 @kernel()
-def any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
-    """Log-densities of a transposed tile, full (``factors.ndim == 3``) or diagonal."""
-    if factors.ndim == 3:
-        log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
-    else:
-        gaussian_diag.log_prob_t(xt, means, factors, log_norm, logp_t)
-
-
-@kernel()
 def range_stats(
     X, sample_weight, first_row, means, factors, log_norm, mode, seed, n_draws, first_chunk, lo, hi, part_totals,
     part_prints, part_nk, part_sx, part_sxx,
@@ -523,7 +543,7 @@ def range_stats(
             n_used = tile_stop - tile_start
             weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
             transpose_tile(X, tile_start, tile_stop, xt)
-            any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
+            log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
             # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
             # sample weights, draw frequencies) is summed from their float64 values, exactly.
             if mode == MODE_HARD:
@@ -601,7 +621,7 @@ def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_
     for tile_start in range(start, stop, n_rows):
         tile_stop = min(tile_start + n_rows, stop)
         transpose_tile(X, tile_start, tile_stop, xt)
-        any_log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
+        log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
         tile_posterior(
             logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
             out_resp, out_log_prob, out_label,
