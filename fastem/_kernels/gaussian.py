@@ -102,12 +102,14 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
     out_label : (N,) int64 most probable component, or (0,).
     """
     X = read_only(X)
+    n_chunks = n_chunks_of(X.shape[0])
     labels_only = out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0
     if labels_only and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):  # k-means' predict
-        spread(lambda lo, hi: gaussian_nearest.range_labels(X, means, log_norm, lo, hi, out_label), n_chunks_of(X.shape[0]))
+        spread(lambda lo, hi: gaussian_nearest.range_labels(X, means, log_norm, lo, hi, out_label), n_chunks)
         return
     tile_means, tile_factors = tile_components(means, factors)
-    spread(
-        lambda lo, hi: posterior_range(X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label),
-        n_chunks_of(X.shape[0]),
-    )
+
+    def chunk_range(lo, hi):
+        posterior_range(X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label)
+
+    spread(chunk_range, n_chunks)
