@@ -30,6 +30,7 @@ from numba.extending import overload
 from . import full_log_prob, gaussian_diag
 from ._jit import MODE_HARD, MODE_SAMPLE, kernel
 from .outer_moments import deferred_moments, outer_buffers
+from .target import REGISTER_KERNELS, VECTOR_BYTES
 from .transpose import block_lanes, copy_rows, transpose_tile
 from .weights import hard_row, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
@@ -104,9 +105,6 @@ DEFERRED_FEATURES = 16
 # Gathered columns are padded with zeros to a multiple of this (column_moments' vector loop).
 GATHER_ROWS = 16
 
-# Bytes of one vector register (AVX-512), for the cost model of gather_is_cheaper.
-VECTOR_BYTES = 64
-
 # Bytes per feature of a diagonal tile: 128 float64 or 256 float32 rows.  Row 1 of the
 # benchmark (1M x 32, K = 32), soft pass, one thread, with 512 / 1024 / 2048 bytes:
 # float64 0.166 / 0.152 / 0.279 s, float32 0.102 / 0.097 / 0.186 s.
@@ -141,7 +139,8 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     dtype; means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past D
     (``padded_components``); ys : (5, n) in X's dtype, ``tile_log_prob``'s rows.
 
-    From REGISTER_FEATURES padded features on, ``full_log_prob.log_prob_t`` holds the
+    From REGISTER_FEATURES padded features on, where the target uses the register
+    kernels (``target.REGISTER_KERNELS``), ``full_log_prob.log_prob_t`` holds the
     rows of ``L @ (x - mean)`` in registers: as fast as these loops in float64 at 32
     features and faster wider, faster in float32 (rows 2 and 4 of the benchmark).
     Narrower tiles take ``tile_log_prob``.  float64 ones, and float32 ones of up to
@@ -152,7 +151,7 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     which keeps it in xc for the passes after it (a store per value, then no mean).
     """
     n_padded = xt.shape[0]
-    if n_padded >= full_log_prob.REGISTER_FEATURES and xt.shape[1] % block_lanes(xt) == 0:
+    if REGISTER_KERNELS and n_padded >= full_log_prob.REGISTER_FEATURES and xt.shape[1] % block_lanes(xt) == 0:
         full_log_prob.log_prob_t(xt, means, factors, log_norm, logp_t)
         return
     eight_features = xt.itemsize == 4  # (tile_log_prob's eight-feature passes)
