@@ -14,12 +14,11 @@ REGISTER_FEATURES.  ``log_prob_t_loops`` computes the same by plain loops: the t
 reference.
 """
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
-
-import numpy as np
 
 from ._jit import kernel
 from .target import VECTOR_BYTES, VECTOR_REGISTERS
