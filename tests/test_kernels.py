@@ -15,6 +15,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 
+from fastem._kernels import target
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, PARTIAL_BYTES
 from fastem._kernels.gaussian import accumulate_gaussian
 from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_TILE_ROW_BYTES
@@ -611,8 +612,14 @@ def test_squared_distances_match_numpy(dtype):
     assert_allclose(out, expected, rtol=5e-15)
 
 
+# float64 exp's error bound: its Horner steps are fused multiply-adds where the target
+# has FMA.  Measured over the grid below and over 1e6 uniform draws: at most 2 ulp with
+# FMA (AVX-512, AVX2), 3.0 without (NUMBA_CPU_NAME=generic).
+EXP_ULP = 2.0 if target.HAS_FMA else 3.0
+
+
 def test_exp_nonpositive_is_within_two_ulp_of_numpy():
-    # Measured: at most 2 ulp over this grid (and over 1e6 uniform draws).
+    # Measured: at most 2 ulp over this grid (and over 1e6 uniform draws); 3 without FMA.
     from numba import njit
 
     from fastem._kernels.weights import EXP_CUTOFF, exp_nonpositive
@@ -626,7 +633,7 @@ def test_exp_nonpositive_is_within_two_ulp_of_numpy():
     out = np.empty_like(x)
     evaluate(x, out)
     expected = np.exp(x)
-    assert np.max(np.abs(out - expected) / np.spacing(expected)) <= 2.0
+    assert np.max(np.abs(out - expected) / np.spacing(expected)) <= EXP_ULP
 
 
 def test_float32_exp_is_within_two_ulp_and_chosen_by_precision():
@@ -650,7 +657,7 @@ def test_float32_exp_is_within_two_ulp_and_chosen_by_precision():
     # float64 arguments get the float64 exp: much closer than a float32 ulp.
     out64 = np.empty(x.shape)
     evaluate(x.astype(np.float64), out64)
-    assert np.max(np.abs(out64 - expected) / np.spacing(expected)) <= 2.0
+    assert np.max(np.abs(out64 - expected) / np.spacing(expected)) <= EXP_ULP
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -28,7 +28,8 @@ import numpy as np
 from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel
 from .threads import n_chunks_of, spread, sum_in_chunk_order
 from .pattern_product import add_pattern_product
-from .transpose import BLOCK_BYTES, transpose_tile
+from .target import VECTOR_BYTES
+from .transpose import transpose_tile
 from .weights import (
     best_component, hard_row, normalise_row, stream_start, tile_row_weights, tile_weight_buffers, tile_weights,
 )
@@ -77,7 +78,7 @@ def scatter_cost(n_ones, n_nonzero, n_components):
 def pattern_is_cheaper(tile_scatter_cost, n_rows, n_ones, n_components):
     """Whether the column pattern of a tile of ``n_rows`` rows and ``n_ones`` ones beats
     scattering its rows' weights, which costs ``tile_scatter_cost``."""
-    if n_components < BLOCK_BYTES // 8:  # fewer than a float64 vector: scalar sums
+    if n_components < VECTOR_BYTES // 8:  # fewer than a float64 vector: scalar sums
         return False
     return tile_scatter_cost > (n_ones + n_rows) * (PATTERN_ONE + n_components / PATTERN_SPEEDUP)
 

@@ -2,37 +2,37 @@
 
 ``log_prob_t`` computes ``logp_t[k, i] = log_norm[k] - |L_k (x_i - mean_k)|^2 / 2`` for
 a tile held as (features, rows).  Written as loops (``gaussian_tile.tile_log_prob``),
-four rows of ``L @ (x - mean)`` lived in a work array that every pass over four (or
-eight) features loaded and stored again.  Here a Numba ``@intrinsic`` holds eight of
-them for two vectors of rows in 16 vector registers across all the features they
-need, one fused multiply-add per coefficient of L and vector of rows, subtracting the
-mean as each feature is loaded; their squares go straight into the rows' sums.  Each
-block of eight rows of L is taken to its diagonal and no further: the diagonal 8 x 8
-block is unrolled with only its lower triangle, so the multiply-adds are exactly those
-of the triangle.
-
-Measured, one thread, the log-densities alone (tile in cache), float64 / float32:
-200k x 32, K = 16: 0.072-0.084 / 0.044-0.060 s by loops, 0.080-0.082 / 0.040 s here;
-50k x 128, K = 8: 0.137-0.153 / 0.079-0.089 s by loops, 0.134-0.136 / 0.066 s here,
-the core's multiply-add rate in both precisions.  Below 32 features the loops stay
-faster in float64 (D = 8: 0.0077 against 0.0110 s per 500k rows), hence
-REGISTER_FEATURES.
+four rows of ``L @ (x - mean)`` live in a work array that every pass over four (or
+eight) features loads and stores again.  Here a Numba ``@intrinsic`` holds GROUP of
+them for ROW_VECTORS vectors of rows in vector registers across all the features they
+need, one multiply-add per coefficient of L and vector of rows, subtracting the mean as
+each feature is loaded; their squares go straight into the rows' sums.  Each block of
+GROUP rows of L is taken to its diagonal and no further: the diagonal block is unrolled
+with only its lower triangle, so the multiply-adds are exactly those of the triangle.
+Narrow tiles do better by the loops (fewer rows of L per pass), hence
+REGISTER_FEATURES.  ``log_prob_t_loops`` computes the same by plain loops: the tests'
+reference.
 """
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
-from .transpose import BLOCK_BYTES
+from .target import VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import Vectors, as_index
 
 # Padded features from which ``gaussian_tile.log_prob_t`` takes this kernel.
 REGISTER_FEATURES = 32
-# Rows of L formed at once (the padded features are a multiple of 4: a last block
-# may have four).
-GROUP = 8
+# Rows of L formed at once, for ROW_VECTORS vectors of rows: GROUP * ROW_VECTORS sums,
+# the rows loaded, a coefficient, a mean and the rows' sums of squares in registers
+# (32 registers: 8 x 2; 16 registers: 4 x 2).  The padded features are a multiple of
+# FEATURE_BLOCK: with GROUP 8 a last block may have four.
+GROUP = 8 if VECTOR_REGISTERS >= 32 else 4
+ROW_VECTORS = 2
+FEATURE_BLOCK = 4
 
 
 def _log_prob_of(row_vectors):
@@ -94,7 +94,7 @@ def _log_prob_of(row_vectors):
                         row = builder.mul(builder.add(g0, constant(g)), n_padded)
                         coefficient = splat(builder.load(builder.gep(factors_array.data, [builder.add(lower_start, builder.add(row, j))])))
                         for x, slot in zip(xs, ys[g]):
-                            builder.store(vectors.fma(coefficient, x, builder.load(slot)), slot)
+                            builder.store(vectors.multiply_add(coefficient, x, builder.load(slot)), slot)
 
                 with cgutils.for_range(builder, g0) as features:
                     add_feature(features.index, 0)
@@ -103,7 +103,7 @@ def _log_prob_of(row_vectors):
                 for slots in ys:
                     for slot, total in zip(slots, sums):
                         y = builder.load(slot)
-                        builder.store(vectors.fma(y, y, builder.load(total)), total)
+                        builder.store(vectors.multiply_add(y, y, builder.load(total)), total)
 
             with cgutils.for_range(builder, n_blocks) as blocks:
                 block_start = builder.add(first_column, builder.mul(blocks.index, constant(block_rows)))
@@ -111,9 +111,10 @@ def _log_prob_of(row_vectors):
                     builder.store(zero, total)
                 with cgutils.for_range(builder, n_groups) as groups:
                     rows_of_lower(block_start, builder.mul(groups.index, constant(GROUP)), GROUP)
-                has_four = builder.icmp_unsigned("!=", builder.urem(n_padded, constant(GROUP)), constant(0))
-                with builder.if_then(has_four):
-                    rows_of_lower(block_start, builder.mul(n_groups, constant(GROUP)), GROUP // 2)
+                if GROUP > FEATURE_BLOCK:
+                    has_four = builder.icmp_unsigned("!=", builder.urem(n_padded, constant(GROUP)), constant(0))
+                    with builder.if_then(has_four):
+                        rows_of_lower(block_start, builder.mul(n_groups, constant(GROUP)), FEATURE_BLOCK)
                 for r, total in enumerate(sums):
                     value = builder.fsub(norm, builder.fmul(half, builder.load(total)))
                     position = builder.add(builder.mul(k, out_stride), builder.add(block_start, constant(r * lanes)))
@@ -125,7 +126,7 @@ def _log_prob_of(row_vectors):
     return component_log_prob
 
 
-_two_vectors = _log_prob_of(2)
+_row_vectors = _log_prob_of(ROW_VECTORS)
 _one_vector = _log_prob_of(1)
 
 
@@ -133,16 +134,47 @@ _one_vector = _log_prob_of(1)
 def log_prob_t(xt, means, factors, log_norm, logp_t):
     """logp_t[k, i] = log_norm[k] - |factors[k] @ (xt[:, i] - means[k])|^2 / 2.
 
-    xt : (Dp, n) the tile, Dp a multiple of 4 and n of one vector (8 float64 or 16
-    float32 rows); means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past
+    xt : (Dp, n) the tile, Dp a multiple of 4 and n of one vector (``VECTOR_BYTES``
+    of rows); means (K, Dp) and factors (K, Dp, Dp) lower-triangular, zero past
     D (``gaussian_tile.padded_components``); logp_t (K, n): all in X's dtype,
     C-contiguous.  log_norm : (K,) float64.  No bounds checks: the shapes are the
     caller's to keep.
     """
-    lanes = BLOCK_BYTES // xt.itemsize
+    lanes = VECTOR_BYTES // xt.itemsize
     n_rows = xt.shape[1]
-    paired = n_rows - n_rows % (2 * lanes)
+    blocked = n_rows - n_rows % (ROW_VECTORS * lanes)
     for k in range(means.shape[0]):
-        _two_vectors(xt, means, factors, log_norm, k, 0, paired, logp_t)
-        if paired < n_rows:
-            _one_vector(xt, means, factors, log_norm, k, paired, n_rows - paired, logp_t)
+        _row_vectors(xt, means, factors, log_norm, k, 0, blocked, logp_t)
+        if blocked < n_rows:
+            _one_vector(xt, means, factors, log_norm, k, blocked, n_rows - blocked, logp_t)
+
+
+@kernel()
+def log_prob_t_loops(xt, means, factors, log_norm, logp_t):
+    """``log_prob_t`` by plain loops over the tile's rows, in the same order (each row
+    of L (x - mean) summed over the features in order, its square added to the row's
+    sum, multiply-adds fused as the target fuses them): the same arguments and, up to
+    rounding, the same result; any n."""
+    n_padded, n_rows = xt.shape
+    dtype = xt.dtype
+    centred = np.empty((n_padded, n_rows), dtype=dtype)
+    y = np.empty(n_rows, dtype=dtype)
+    s = np.empty(n_rows, dtype=dtype)
+    norm = np.empty(1, dtype=dtype)
+    for k in range(means.shape[0]):
+        for j in range(n_padded):
+            m = means[k, j]
+            for i in range(n_rows):
+                centred[j, i] = xt[j, i] - m
+        s[:] = 0.0
+        for d in range(n_padded):
+            y[:] = 0.0
+            for j in range(d + 1):
+                coefficient = factors[k, d, j]
+                for i in range(n_rows):
+                    y[i] += coefficient * centred[j, i]
+            for i in range(n_rows):
+                s[i] += y[i] * y[i]
+        norm[0] = log_norm[k]  # in X's dtype, as log_prob_t takes it
+        for i in range(n_rows):
+            logp_t[k, i] = norm[0] - 0.5 * s[i]

@@ -29,6 +29,7 @@ from numba.extending import overload
 from . import full_log_prob, gaussian_diag
 from ._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, chunk_bounds, kernel
 from .outer_moments import deferred_moments, outer_buffers
+from .target import REGISTER_KERNELS, VECTOR_BYTES
 from .transpose import block_lanes, copy_rows, transpose_tile
 from .weights import hard_row, stream_start, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
 
@@ -37,13 +38,9 @@ from .weights import hard_row, stream_start, tile_posterior, tile_row_weights, t
 # copies xc and wx are as large), and at most MAX_TILE_ROW_BYTES per feature (256
 # float64 or 512 float32 rows), so that the vector loops over a tile's rows take as
 # many steps in either dtype.  Those loops are short, each with a fixed cost (runtime
-# alias checks, the horizontal sum of a reduction): 256 rows rather than 32 took the
-# moments of 1M x 4, K = 8 from 51 to 15 ms (one thread).  E-steps on one thread,
-# 256 / 512 rows in one process, min of 11-15: row 2 float32 0.0685 / 0.0651 s and
-# float64 0.104 / 0.114 s, row 3 float32 0.0251 / 0.0231 s and float64 0.0412 /
-# 0.0431 s.  At 128 features, 256 float64 rows (256 KiB) took the log-densities of
-# 50k rows, K = 8, from 0.15 to 0.39 s; 128 rows or 256 float32 rows (128 KiB) kept
-# them in the L2 cache.
+# alias checks, the horizontal sum of a reduction), so the tiles are as long as the
+# L2 cache allows: a tile larger than FULL_TILE_BYTES is read from the third level
+# (CONTRIBUTING.md, "Kernel notes", for the numbers).
 MAX_TILE_ROW_BYTES = 2048
 FULL_TILE_BYTES = 2**17
 
@@ -51,19 +48,15 @@ FULL_TILE_BYTES = 2**17
 FEATURE_BLOCK = 4
 
 # Features from which a chunk's sparse tiles defer their moments to one pass per chunk
-# (200k x D, K = 8, sharp, one thread, float64: D = 32 0.125 -> 0.079 s; D = 8 no
-# faster; row 3, D = 4, 3% slower).
+# (below it a tile's rows are few enough to gather at once, and deferring costs more
+# than it saves).
 DEFERRED_FEATURES = 16
 
 # Gathered columns are padded with zeros to a multiple of this (column_moments' vector loop).
 GATHER_ROWS = 16
 
-# Bytes of one vector register (AVX-512), for the cost model of gather_is_cheaper.
-VECTOR_BYTES = 64
-
-# Bytes per feature of a diagonal tile: 128 float64 or 256 float32 rows.  Row 1 of the
-# benchmark (1M x 32, K = 32), soft pass, one thread, with 512 / 1024 / 2048 bytes:
-# float64 0.166 / 0.152 / 0.279 s, float32 0.102 / 0.097 / 0.186 s.
+# Bytes per feature of a diagonal tile: 128 float64 or 256 float32 rows, the fastest of
+# 512 / 1024 / 2048 on row 1 of the benchmark in both dtypes.
 DIAG_TILE_BYTES = 1024
 
 
@@ -91,12 +84,13 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
     (``padded_components``); ys : (5, n) in X's dtype, ``tile_log_prob``'s rows.
     Diagonal: ``gaussian_diag.log_prob_t`` (means and factors (K, D); xc, ys unused).
 
-    From REGISTER_FEATURES padded features on, ``full_log_prob.log_prob_t`` holds the
+    From REGISTER_FEATURES padded features on, where the target uses the register
+    kernels (``target.REGISTER_KERNELS``), ``full_log_prob.log_prob_t`` holds the
     rows of ``L @ (x - mean)`` in registers: as fast as these loops in float64 at 32
     features and faster wider, faster in float32 (rows 2 and 4 of the benchmark).
     Narrower tiles take ``tile_log_prob``.  float64 ones, and float32 ones of up to
-    eight features, are centred in every pass that loads them (row 3, 4 features, one
-    thread: 0.0102 -> 0.0070 s float64, 0.0057 -> 0.0042 s float32).  float32's
+    eight features, are centred in every pass that loads them (a subtraction per load
+    costs less than a store per value).  float32's
     eight-feature passes have no registers left for the means: there each block of
     four features is centred once per component, by the first pass that loads it,
     which keeps it in xc for the passes after it (a store per value, then no mean).
@@ -105,7 +99,7 @@ def log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t):
         gaussian_diag.log_prob_t(xt, means, factors, log_norm, logp_t)
         return
     n_padded = xt.shape[0]
-    if n_padded >= full_log_prob.REGISTER_FEATURES and xt.shape[1] % block_lanes(xt) == 0:
+    if REGISTER_KERNELS and n_padded >= full_log_prob.REGISTER_FEATURES and xt.shape[1] % block_lanes(xt) == 0:
         full_log_prob.log_prob_t(xt, means, factors, log_norm, logp_t)
         return
     narrow_log_prob(xt, xc, means, factors, log_norm, ys, logp_t)
@@ -136,8 +130,7 @@ def _tile_log_prob_of(centre_in_passes, eight_features):
         ys : (5, n) in X's dtype: four rows of ``L @ (x - mean)`` and the running sums of
         squares.  Four rows are formed at once, four features per update: 16 multiply-adds
         per pass over the tile's rows share its 4 loads and the 4 loads and stores of the
-        rows being formed (row 2 of the benchmark's log-densities, one thread: 0.175 ->
-        0.103 s float64, 0.089 -> 0.060 s float32).
+        rows being formed.
         """
         n_padded, n_rows = xt.shape
         y0 = ys[0]
@@ -156,9 +149,7 @@ def _tile_log_prob_of(centre_in_passes, eight_features):
                 # (the first d block sets s): no pass only zeroes or only squares.
                 # float32 takes eight features per pass where they fit: 32 multiply-adds
                 # per load and store of the four rows being formed, where four features had
-                # 16 (log-densities of 128 features, 256 rows, K = 8, one thread, median of
-                # five: 33 -> 41 GFMA/s; at 32 features 34 -> 35).  float64 kept four
-                # (21.5 -> 20.6 GFMA/s with eight).
+                # 16.  float64 keeps four (eight measured a little slower there).
                 j = 0
                 if eight_features:  # (pruned at compile time where it is False)
                     while j + wide <= d:
@@ -354,9 +345,7 @@ def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
     Sparse tiles of fewer than DEFERRED_FEATURES features take it per tile; wider ones
     defer their rows to one pass per chunk (``outer_moments.deferred_moments``), so
     that each sum runs over the rows of four tiles at once: with sharp posteriors a
-    component holds about n / K rows of a tile, too few to fill the vector loops (row
-    4, 50k x 128, K = 8, moments per tile / per chunk, one thread: 0.099 / 0.058 s
-    float64, 0.071 / 0.051 s float32, both by gathered columns).
+    component holds about n / K rows of a tile, too few to fill the vector loops.
     """
     n_active = 0
     for i in range(resp.shape[0]):
@@ -367,8 +356,7 @@ def gathered_moments(X, start, mean, resp, xc, wx, rows, sx, acc):
         n_columns = min(n_block, n_active - first)
         gather_columns(X, start, rows[first : first + n_columns], mean, resp, xc, wx)
         # Zero columns up to a whole group: column_moments' vector loop then takes them
-        # all, where its scalar remainder took up to 15 columns one by one (D = 32,
-        # float32, 63 columns: 1.8x the time of 64).
+        # all, where its scalar remainder took up to 15 columns one by one.
         n_whole = n_columns + (-n_columns) % GATHER_ROWS
         xc[:, n_columns:n_whole] = 0.0
         wx[:, n_columns:n_whole] = 0.0

@@ -5,15 +5,14 @@
 reduced to each row's largest score, the first component that has it, and the largest
 score of the other components.
 
-Written as loops, each score lived in a work array that every pass over four features
-loaded and stored again, and the products were rounded and added separately: 76
-GFLOP/s on one thread.  Here a Numba ``@intrinsic`` holds the scores of two vectors of
-rows (32 float32 rows) and eight components (16 vector registers) across all the
-features, one fused multiply-add per feature, component and vector; only the running
-best, runner-up and label are loaded and stored, once per eight components.  One
-thread, 1M rows x 32 features, K = 64, from a tile in cache: 0.054 -> 0.039 s (76 ->
-105 GFLOP/s, the machine's fused multiply-add rate); other shapes of the register
-block (1 to 4 row vectors, 4 to 16 components) measured the same.
+Written as loops (``tile_scores_loops``, kept as the tests' reference and as the path
+where the register kernels are not used), each score lives in a work array that every
+pass over the features loads and stores again.  Here a Numba ``@intrinsic`` holds the
+scores of ROW_VECTORS vectors of rows and COMPONENTS components in vector registers
+across all the features, one multiply-add per feature, component and vector; only the
+running best, runner-up and label are loaded and stored, once per group of components.
+The block is sized to the target's registers (``target``): with the scores, the row
+vectors loaded and the coefficient, it must fit without spilling.
 """
 
 import numpy as np
@@ -22,12 +21,15 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .target import REGISTER_KERNELS, VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import INT32, Vectors, as_index
 
-# float32 lanes of a 64-byte vector (vector_ir).
-LANES = 16
-# Row vectors that share each load of a centre's coefficient.
-ROW_VECTORS = 2
+# float32 lanes of one vector register.
+LANES = VECTOR_BYTES // 4
+# Components whose scores are held at once, and the row vectors that share each load
+# of a centre's coefficient: COMPONENTS * ROW_VECTORS scores, ROW_VECTORS rows and a
+# coefficient in registers (32 registers: 8 x 2; 16 registers: 6 x 2).
+COMPONENTS, ROW_VECTORS = (8, 2) if VECTOR_REGISTERS >= 32 else (6, 2)
 # Rows of one register block: the tile's row count must be a multiple of it.
 BLOCK_ROWS = LANES * ROW_VECTORS
 
@@ -77,7 +79,7 @@ def _scores_of(n_group):
                         coefficient = builder.load(builder.gep(centres_array.data, [builder.add(centre_rows[g], d)]))
                         coefficient = vectors.splat(coefficient)
                         for x, slot in zip(xs, scores[g]):
-                            builder.store(vectors.fma(coefficient, x, builder.load(slot)), slot)
+                            builder.store(vectors.multiply_add(coefficient, x, builder.load(slot)), slot)
                 for r in range(ROW_VECTORS):
                     position = builder.add(block_start, constant(r * LANES))
                     top = vectors.load(best_array, position)
@@ -102,8 +104,9 @@ def _scores_of(n_group):
     return fold_components
 
 
-# Components per call: eight while they last, then four and two (K is padded to even).
-_fold_8 = _scores_of(8)
+# Components per call: COMPONENTS while they last, then four and two (K is padded to
+# even; COMPONENTS is even).
+_fold_group = _scores_of(COMPONENTS)
 _fold_4 = _scores_of(4)
 _fold_2 = _scores_of(2)
 
@@ -117,17 +120,55 @@ def tile_scores(xt, centres, bias, best, second, label):
     xt : (D, n) with n a multiple of BLOCK_ROWS; centres (K, D) with K even; bias (K,),
     -inf for padding components; best and second (n,): all float32, C-contiguous.
     label : (n,) int32.  No bounds checks: the shapes are the caller's to keep.
+
+    Computed by ``tile_scores_registers`` where the target uses the register kernels,
+    else by ``tile_scores_loops``.
     """
+    if REGISTER_KERNELS:
+        tile_scores_registers(xt, centres, bias, best, second, label)
+    else:
+        tile_scores_loops(xt, centres, bias, best, second, label)
+
+
+@kernel()
+def tile_scores_registers(xt, centres, bias, best, second, label):
+    """``tile_scores`` with the scores held in vector registers."""
     best[:] = -np.inf
     second[:] = -np.inf
     label[:] = 0
     n_components = bias.shape[0]
     k = 0
-    while k + 8 <= n_components:
-        _fold_8(xt, centres, bias, k, best, second, label)
-        k += 8
+    while k + COMPONENTS <= n_components:
+        _fold_group(xt, centres, bias, k, best, second, label)
+        k += COMPONENTS
     if k + 4 <= n_components:
         _fold_4(xt, centres, bias, k, best, second, label)
         k += 4
     if k + 2 <= n_components:
         _fold_2(xt, centres, bias, k, best, second, label)
+
+
+@kernel()
+def tile_scores_loops(xt, centres, bias, best, second, label):
+    """``tile_scores_registers`` as loops over the tile's rows (the same arguments and
+    results: each score is bias[k] plus the products in feature order, multiply-adds
+    fused as the target fuses them; ties go to the first component)."""
+    n_features, n_rows = xt.shape
+    best[:] = -np.inf
+    second[:] = -np.inf
+    label[:] = 0
+    score = np.empty(n_rows, dtype=np.float32)
+    for k in range(bias.shape[0]):
+        score[:] = bias[k]
+        for d in range(n_features):
+            coefficient = centres[k, d]
+            for i in range(n_rows):
+                score[i] += coefficient * xt[d, i]
+        for i in range(n_rows):
+            value = score[i]
+            top = best[i]
+            lower = value if value < top else top
+            second[i] = lower if lower > second[i] else second[i]
+            wins = value > top
+            label[i] = k if wins else label[i]
+            best[i] = value if wins else top

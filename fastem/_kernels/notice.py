@@ -10,9 +10,9 @@ compile, so that a first run does not look hung.  Cache hits raise no event.
 import sys
 import threading
 
-import numba
-from llvmlite import binding
 from numba.core import event
+
+from .target import CPU_NAME
 
 
 # Seconds a first fit of one model spends compiling with an empty cache on a 2-core
@@ -21,11 +21,6 @@ FIRST_FIT_SECONDS = 60
 
 _lock = threading.Lock()
 _told = False
-
-
-def target_name():
-    """The CPU Numba compiles for: ``NUMBA_CPU_NAME`` if set, else the host's."""
-    return numba.config.CPU_NAME or binding.get_host_cpu_name()
 
 
 class _CompileNotice(event.Listener):
@@ -41,7 +36,7 @@ class _CompileNotice(event.Listener):
                 return
             _told = True
         print(
-            f"fastem: compiling kernels for this CPU ({target_name()}); first run only, "
+            f"fastem: compiling kernels for this CPU ({CPU_NAME}); first run only, "
             f"up to about {FIRST_FIT_SECONDS} s. Later runs load them from Numba's cache.",
             file=sys.stderr,
             flush=True,

@@ -3,15 +3,13 @@
 A chunk's sparse tiles defer the rows a component holds to one pass at the chunk's
 end (``gaussian_tile.chunk_stats``).  ``deferred_moments`` copies those rows, centred
 and weighted, into row buffers, and forms ``sum_i w_i (x_i - m)(x_i - m)^T`` as a sum
-of outer products: a Numba ``@intrinsic`` holds eight rows j of the sums by two
-vectors of features d in 16 vector registers over all the listed rows, one fused
+of outer products: a Numba ``@intrinsic`` holds J_ROWS rows j of the sums by up to
+two vectors of features d in vector registers over all the listed rows, one
 multiply-add per row, j and vector.  The sums end in lanes, with no horizontal sum;
 the gathered columns that ``gaussian_tile.column_moments`` took ended each 4 x 4 block
-in 16 of them, which did not shrink in float32.
-
-Measured, ``chunk_stats`` of rows 2 and 4 of the benchmark, one thread, float64 /
-float32, gathered columns against these passes in one process: 200k x 32, K = 16:
-0.101 / 0.060 -> 0.098 / 0.054 s; 50k x 128, K = 8: 0.173 / 0.096 -> 0.172 / 0.090 s.
+in 16 of them, which did not shrink in float32.  ``deferred_moments_loops`` forms the
+same sums by plain loops (the tests' reference, and the path where the register
+kernels are not used: ``target.REGISTER_KERNELS``).
 """
 
 import numpy as np
@@ -21,11 +19,13 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
-from .transpose import BLOCK_BYTES
+from .target import REGISTER_KERNELS, VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import INT32, Vectors, as_index
 
-# Rows j of the sums per pass, and rows copied into the buffers at a time.
-J_ROWS = 8
+# Rows j of the sums per pass (J_ROWS x 2 vectors of sums, the 2 vectors of a row and
+# a weight in registers: 8 with 32 registers, 4 with 16), and rows copied into the
+# buffers at a time.
+J_ROWS = 8 if VECTOR_REGISTERS >= 32 else 4
 BUFFER_ROWS = 64
 
 
@@ -63,7 +63,7 @@ def _outer_of(n_vectors):
                 for g in range(J_ROWS):
                     weight = vectors.splat(builder.load(builder.gep(w_array.data, [builder.add(start, builder.add(j0_, constant(g)))])))
                     for x, slot in zip(xs, sums[g]):
-                        builder.store(vectors.fma(weight, x, builder.load(slot)), slot)
+                        builder.store(vectors.multiply_add(weight, x, builder.load(slot)), slot)
             for g in range(J_ROWS):
                 row = builder.mul(builder.add(j0_, constant(g)), part_stride)
                 for v in range(n_vectors):
@@ -134,7 +134,7 @@ def _centre_rows(typingctx, X, start, rows, weights, first, n_rows, mean, rows_x
 def outer_buffers(n_features, X):
     """(rows_x, rows_w, part, part_sx) for ``deferred_moments``, in X's dtype: (BUFFER_ROWS,
     W) twice, (W, W) and (W,), W = D rounded up to J_ROWS and to a whole vector."""
-    lanes = BLOCK_BYTES // X.itemsize
+    lanes = VECTOR_BYTES // X.itemsize
     width = n_features + (-n_features) % J_ROWS
     width = width + (-width) % lanes
     rows_x = np.zeros((BUFFER_ROWS, width), dtype=X.dtype)
@@ -150,19 +150,29 @@ def deferred_moments(X, start, mean, rows, weights, count, rows_x, rows_w, part,
     X : (N, D); mean (>= D,) and weights (>= count,) in X's dtype; rows (>= count,)
     integers; rows_x, rows_w, part, part_sx from ``outer_buffers(D, X)``.  sx (D,),
     acc (D, D) float64.  The sums are formed in X's dtype and enter sx and acc once
-    per call.  The rows are copied by ``_centre_rows``: copied as a loop, value by
-    value, they had cost more than the outer products (200k x 32 listed rows, K = 16,
-    one thread: 10.4 ms float64, 8.3 ms float32).
+    per call.  Computed by ``deferred_moments_registers`` where the target uses the
+    register kernels, else by ``deferred_moments_loops``.
     """
+    if REGISTER_KERNELS:
+        deferred_moments_registers(X, start, mean, rows, weights, count, rows_x, rows_w, part, part_sx, sx, acc)
+    else:
+        deferred_moments_loops(X, start, mean, rows, weights, count, rows_x, rows_w, part, part_sx, sx, acc)
+
+
+@kernel()
+def deferred_moments_registers(X, start, mean, rows, weights, count, rows_x, rows_w, part, part_sx, sx, acc):
+    """``deferred_moments`` by the intrinsics: the rows copied a vector at a time
+    (``_centre_rows``; copied value by value they cost more than the outer products),
+    the sums held in registers (``_outer_of``)."""
     n_features = X.shape[1]
-    lanes = BLOCK_BYTES // X.itemsize
+    lanes = VECTOR_BYTES // X.itemsize
     width = rows_x.shape[1]
     part[:] = 0.0
     part_sx[:] = 0.0
     for first in range(0, count, BUFFER_ROWS):
         n_rows = min(BUFFER_ROWS, count - first)
         _centre_rows(X, start, rows, weights, first, n_rows, mean, rows_x, rows_w, part_sx)
-        # Vectors of d that reach the diagonal or beyond, for each block of eight j.
+        # Vectors of d that reach the diagonal or beyond, for each block of J_ROWS j.
         for j0 in range(0, n_features, J_ROWS):
             d0 = j0 - j0 % lanes
             while d0 < n_features:
@@ -172,6 +182,36 @@ def deferred_moments(X, start, mean, rows, weights, count, rows_x, rows_w, part,
                 else:
                     _outer_1(rows_x, rows_w, n_rows, j0, d0, part)
                     d0 += lanes
+    for j in range(n_features):
+        sx[j] += part_sx[j]
+        for d in range(j, n_features):
+            acc[j, d] += part[j, d]
+
+
+@kernel()
+def deferred_moments_loops(X, start, mean, rows, weights, count, rows_x, rows_w, part, part_sx, sx, acc):
+    """``deferred_moments`` by plain loops, with the same arguments and, up to rounding,
+    the same result: the rows centred and weighted into the same buffers, and the
+    upper triangle of the sums formed in X's dtype, a row at a time, features
+    innermost."""
+    n_features = X.shape[1]
+    part[:] = 0.0
+    part_sx[:] = 0.0
+    for first in range(0, count, BUFFER_ROWS):
+        n_rows = min(BUFFER_ROWS, count - first)
+        for c in range(n_rows):
+            row = start + rows[first + c]
+            weight = weights[first + c]
+            for d in range(n_features):
+                centred = X[row, d] - mean[d]
+                rows_x[c, d] = centred
+                rows_w[c, d] = weight * centred
+                part_sx[d] += weight * centred
+        for c in range(n_rows):
+            for j in range(n_features):
+                w = rows_w[c, j]
+                for d in range(j, n_features):
+                    part[j, d] += w * rows_x[c, d]
     for j in range(n_features):
         sx[j] += part_sx[j]
         for d in range(j, n_features):

@@ -5,7 +5,9 @@ bernoulli.py): ``logp = pattern @ table``.  Written as loops over components, ea
 such sum keeps its accumulator in memory -- the compiler cannot tell that the table
 and the accumulator never overlap, so every update loads and stores it again, behind
 runtime alias checks.  ``add_pattern_product`` holds up to four vectors of a row's
-accumulator in registers across the row's ones and stores them once.
+accumulator in registers across the row's ones and stores them once;
+``add_pattern_product_loops`` forms the same sums by plain loops (the tests' reference,
+and the path where the register kernels are not used: ``target.REGISTER_KERNELS``).
 
 Its additions do not depend on how the columns are split into blocks: every column of
 a row gets four interleaved sums over the row's ones (one per position modulo four,
@@ -20,21 +22,18 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
-from .transpose import BLOCK_BYTES
+from .target import REGISTER_KERNELS, VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import INDEX, Vectors, as_index
 
-# Vectors of a row's accumulator held in registers at once (a block of up to 32
-# float64 columns: 16 vector registers with the interleaved sums).
-MAX_VECTORS = 4
 # Interleaved sums per column.
 GROUP = 4
+# Vectors of a row's accumulator held in registers at once: GROUP sums each, and the
+# vectors loaded (32 registers: 4, 16 registers: 3).
+MAX_VECTORS = 4 if VECTOR_REGISTERS >= 32 else 3
 # Bytes of src's columns that one block of columns reads (half of a 32 KiB first-level
 # data cache): where src's columns are larger, they are taken in narrower blocks, each
 # over all the rows, so that src's rows come from the first-level cache, not the
-# second; where not even one vector's column fits, blocks would not help.  One thread,
-# float64: log-densities of 100k x 256 rows at density 1/2, K = 32 (src 256 rows):
-# blocks of 8 columns 0.031-0.032 s, all 32 at once 0.037 s; moments by columns at
-# K = 64 (src 128 rows): 6.1 -> 3.5 ns per one once the blocks were packed.
+# second; where not even one vector's column fits, blocks would not help.
 SRC_BLOCK_BYTES = 16384
 
 
@@ -150,19 +149,32 @@ def add_pattern_product(dst, indptr, indices, row_start, row_stop, src, column, 
     dst : (row_stop - row_start, K) and src : (M, K), C-contiguous, one floating dtype;
     indptr, indices : 1-D integers (a CSR pattern whose columns index src's rows).  No
     bounds checks: the caller guarantees that every listed row and column exists.
+    Computed by ``add_pattern_product_registers`` where the target uses the register
+    kernels, else by ``add_pattern_product_loops``: the same additions in the same
+    order, so the same result bit for bit.
     """
-    lanes = BLOCK_BYTES // dst.itemsize
+    if REGISTER_KERNELS:
+        add_pattern_product_registers(dst, indptr, indices, row_start, row_stop, src, column, width)
+    else:
+        add_pattern_product_loops(dst, indptr, indices, row_start, row_stop, src, column, width)
+
+
+@kernel(reassociate=False)  # Numba gives the intrinsic's additions this kernel's flags
+def add_pattern_product_registers(dst, indptr, indices, row_start, row_stop, src, column, width):
+    """``add_pattern_product`` with the sums in vector registers (blocks of columns of
+    at least one vector; narrower ones by ``add_pattern_product_loops``)."""
+    lanes = VECTOR_BYTES // dst.itemsize
     if width < lanes:
-        _pattern_product_scalar(dst, indptr, indices, row_start, row_stop, src, column, width)
+        add_pattern_product_loops(dst, indptr, indices, row_start, row_stop, src, column, width)
         return
     n_src = src.shape[0]
-    vectors = SRC_BLOCK_BYTES // (BLOCK_BYTES * max(1, n_src))
+    vectors = SRC_BLOCK_BYTES // (VECTOR_BYTES * max(1, n_src))
     if vectors == 0:  # not even one vector's column fits: no block gains
         vectors = MAX_VECTORS
     vectors = min(vectors, MAX_VECTORS)
     # A block narrower than the columns is read from a packed copy of src: src's rows
     # lie K values apart, and rows a power of two apart share few cache sets.
-    packed = width > vectors * lanes and n_src * BLOCK_BYTES <= SRC_BLOCK_BYTES
+    packed = width > vectors * lanes and n_src * VECTOR_BYTES <= SRC_BLOCK_BYTES
     buffer = np.empty(n_src * (vectors * lanes + lanes) if packed else 0, dtype=src.dtype)
     stop_column = column + width
     while column < stop_column:
@@ -187,10 +199,13 @@ def add_pattern_product(dst, indptr, indices, row_start, row_stop, src, column, 
         column += part
 
 
-@kernel()
-def _pattern_product_scalar(dst, indptr, indices, row_start, row_stop, src, column, width):
-    """``add_pattern_product`` for fewer columns than one vector holds, in the same order
-    and the same precision."""
+@kernel(reassociate=False)  # the additions in the order written, as the registers' sums
+def add_pattern_product_loops(dst, indptr, indices, row_start, row_stop, src, column, width):
+    """``add_pattern_product`` by plain loops, column by column: the same arguments, and
+    the same additions in the same order and precision as the registers' sums.  Both
+    are compiled without reassociation, which would let LLVM reorder them (Numba puts a
+    kernel's fast-math flags on its intrinsics' instructions too): with it, columns
+    summed here and the same columns summed in registers differed in the last bit."""
     zero = np.zeros(1, dtype=dst.dtype)[0]
     for row in range(row_start, row_stop):
         start = indptr[row]

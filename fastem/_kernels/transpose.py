@@ -4,12 +4,13 @@ The tile kernels read X row by row (as it is stored) and compute with rows inner
 so every tile and every gathered block of rows is transposed once.  Written as loops,
 a transposition compiles to one scalar load and store per value -- the vectorisers
 have no shuffles to offer there -- and took as long in float32 as in float64.
-``transpose_block`` instead loads a square block as one vector per row (64 bytes: 16
-float32 or 8 float64 values), transposes it with log2(lanes) rounds of two-vector
-shuffles and stores one vector per column.  One thread, transposing 50k x 128 rows in
-the full-covariance tiles: float32 0.0061 -> 0.0033 s, float64 0.0073 -> 0.0057 s.
-``transpose_tile`` (a tile of consecutive rows) and ``copy_rows`` (listed rows) build
-on it; the Gaussian tiles and the Bernoulli kernel's weights both use them.
+``transpose_block`` instead loads a square block as one vector register per row (on
+AVX2 32 bytes: 8 float32 or 4 float64 values), transposes it with log2(lanes) rounds of
+two-vector shuffles and stores one vector per column; ``transpose_block_loops`` beside
+it copies the same block value by value (the tests' reference, and the path where the
+register kernels are not used: ``target.REGISTER_KERNELS``).  ``transpose_tile`` (a
+tile of consecutive rows) and ``copy_rows`` (listed rows) build on them; the Gaussian
+tiles and the Bernoulli kernel's weights both use them.
 """
 
 import numpy as np
@@ -18,10 +19,10 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .target import REGISTER_KERNELS, VECTOR_BYTES
 
-# Bytes of one block row: a 64-byte vector (an AVX-512 register; LLVM splits it where
-# the machine's vectors are narrower).
-BLOCK_BYTES = 64
+# Bytes of one block row: one vector register of the compile target.
+BLOCK_BYTES = VECTOR_BYTES
 
 
 @kernel()
@@ -88,15 +89,24 @@ def transpose_block(typingctx, src, src_offsets, dst, dst_offset, dst_stride):
 
 
 @kernel()
+def transpose_block_loops(src, src_offsets, dst, dst_offset, dst_stride):
+    """``transpose_block`` as a loop, value by value (the same arguments and result)."""
+    lanes = block_lanes(src)
+    for c in range(lanes):
+        start = src_offsets[c]
+        for r in range(lanes):
+            dst[dst_offset + r * dst_stride + c] = src[start + r]
+
+
+@kernel()
 def transpose_tile(X, start, stop, xt):
     """xt[d, i] = X[start + i, d]; rows past ``stop`` are zero.
 
     Square blocks of ``block_lanes`` rows and features at a time (``copy_rows``), the
     features and rows left over one by one.  Where the leftover features are many
     against the blocks (fewer than four blocks and a partial one) ``transpose_narrow``
-    is faster: one thread, 100k x 20 rows, blocks / narrow, 0.0011 / 0.0006 s float32,
-    0.0017 / 0.0013 s float64; 200k x 32, 0.0032 / 0.0036 s and 0.0066 / 0.0078 s.
-    Fewer than NARROW_FEATURES features take ``transpose_few``."""
+    is faster, its trip counts being constants.  Fewer than NARROW_FEATURES features
+    take ``transpose_few``."""
     n_rows = stop - start
     n_features = X.shape[1]
     lanes = block_lanes(X)
@@ -109,8 +119,8 @@ def transpose_tile(X, start, stop, xt):
     blocked_rows = n_rows - n_rows % lanes
     blocked_features = n_features - n_features % lanes
     copy_rows(X, start, np.arange(blocked_rows), xt, blocked_features)
-    # The leftover features in groups of 8 rows, not by copy_rows' own leftover loop:
-    # 50k x 35 float64 rows, one thread, 0.0018-0.0020 against 0.0021-0.0027 s.
+    # The leftover features in groups of 8 rows (an unrolled, constant trip count),
+    # not by copy_rows' own leftover loop.
     for i0 in range(0, blocked_rows, 8):
         transpose_features_from(X, start, i0, blocked_features, xt)
     transpose_rows_from(X, start, stop, blocked_rows, xt)
@@ -119,9 +129,8 @@ def transpose_tile(X, start, stop, xt):
 @kernel()
 def transpose_narrow(X, start, stop, xt):
     """``transpose_tile`` in blocks of 8 rows by 8 features (constant trip counts,
-    unrolled): 1M x 4 rows took 0.0011 s (float32, one thread), where the leftover
-    loops of the vector-block path took 0.0019 s (their trip counts are unknown).
-    Tiles of fewer than NARROW_FEATURES features now take ``transpose_few``."""
+    unrolled, where the leftover loops of the vector-block path have unknown ones).
+    Tiles of fewer than NARROW_FEATURES features take ``transpose_few``."""
     n_rows = stop - start
     n_features = X.shape[1]
     blocked_rows = n_rows - n_rows % 8
@@ -165,8 +174,8 @@ _few_1, _few_2, _few_3, _few_4, _few_5, _few_6, _few_7 = (_few_of(d) for d in ra
 @kernel()
 def transpose_few(X, start, stop, xt):
     """``transpose_tile`` for fewer than NARROW_FEATURES features, one kernel per
-    count.  One thread, 1M x 4 rows in tiles of 256 float64 / 512 float32 rows:
-    3.96 -> 1.52 ms and 3.32 -> 1.24 ms against ``transpose_narrow``'s scalar copies."""
+    count (``_few_of``: vector loads and shuffles where ``transpose_narrow`` copies
+    value by value)."""
     n_features = X.shape[1]
     if n_features == 1:
         _few_1(X, start, stop, xt)
@@ -211,10 +220,9 @@ def copy_rows(X, start, rows, xt, n_features):
     the features d < n_features.
 
     Square blocks of ``block_lanes`` rows and features at a time
-    (``transpose_block``), the features and rows left over one by one.  Copied value
-    by value the rows took as long in float32 as in float64: gathering the rows of
-    row 4 (50k x 128, K = 8) into columns, one thread, 0.0091 -> 0.0042 s float32 and
-    0.0134 -> 0.0069 s float64 (the tiles' transposition: ``transpose``).
+    (``transpose_block``, or ``transpose_block_loops`` where the target does not use
+    the register kernels), the features and rows left over one by one.  Copied value
+    by value the rows took as long in float32 as in float64.
     """
     n_rows = rows.shape[0]
     n_columns = xt.shape[1]
@@ -228,7 +236,10 @@ def copy_rows(X, start, rows, xt, n_features):
         for q in range(lanes):
             offsets[q] = (start + rows[c0 + q]) * X.shape[1]
         for d0 in range(0, blocked_features, lanes):
-            transpose_block(flat_x, offsets, flat_xt, d0 * n_columns + c0, n_columns)
+            if REGISTER_KERNELS:
+                transpose_block(flat_x, offsets, flat_xt, d0 * n_columns + c0, n_columns)
+            else:
+                transpose_block_loops(flat_x, offsets, flat_xt, d0 * n_columns + c0, n_columns)
             for q in range(lanes):
                 offsets[q] += lanes
         for d in range(blocked_features, n_features):  # offsets[q] is at blocked_features
