@@ -24,7 +24,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -376,6 +375,15 @@ def interleaved_seconds_per_iteration(fits, repeats=3, min_seconds=0.0):
     return {name: (times[4] - times[1]) / 3 for name, times in best.items()}
 
 
+# Peak memory is measured where the process's resident memory can be read (Linux's
+# /proc/self) and its peak too (``resource``, a Unix-only module: imported when a
+# measurement needs it, never when fastem or its command line starts).  Elsewhere the
+# table's memory columns show "-" and its legend says why.
+PEAK_MEMORY_UNAVAILABLE = (
+    "peak memory is measured on Linux only (it reads /proc/self and the Unix-only resource module)"
+)
+
+
 def _reset_peak_rss():
     """Reset the process's peak resident memory to its current value (Linux:
     ``/proc/self/clear_refs``); False where that is not possible."""
@@ -392,12 +400,17 @@ def _current_rss():
     try:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: no os.sysconf (Windows)
         return None
 
 
 def _peak_rss():
-    """Peak resident memory of this process in bytes (``ru_maxrss``: kB on Linux, bytes on macOS)."""
+    """Peak resident memory of this process in bytes (``ru_maxrss``: kB on Linux, bytes on
+    macOS), or None where the Unix-only ``resource`` module is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -409,7 +422,8 @@ def peak_memory(run):
     Returns
     -------
     peak : int or None
-        None where the resident memory cannot be read.
+        None where the resident memory or its peak cannot be read (anywhere but Linux:
+        ``PEAK_MEMORY_UNAVAILABLE``).
     exact : bool
         False where the peak could not be reset first: then the peak is the process's
         lifetime peak, and ``peak`` may hide a fit smaller than an earlier allocation.
@@ -418,9 +432,10 @@ def peak_memory(run):
     exact = _reset_peak_rss()
     before = _current_rss()
     run()
-    if before is None:
+    peak = None if before is None else _peak_rss()
+    if peak is None:
         return None, exact
-    return max(_peak_rss() - before, 0), exact
+    return max(peak - before, 0), exact
 
 
 @contextmanager
@@ -616,6 +631,8 @@ def _print_legend(say, records, repeats, isolate):
         + "); small fits also show one-time costs such as thread and BLAS buffers.")
     say("X MiB: the size of the data itself.")
     results = [r[library] for r in records for library in ("fastem", "peer") if r[library]]
+    if any(result["peak_bytes"] is None for result in results):
+        say(f"-: not measured; {PEAK_MEMORY_UNAVAILABLE}.")
     if any(not result["peak_exact"] for result in results):
         say("*: the peak could not be reset before the fit, so it is the process's peak (a lower bound).")
     if any(result["stopped_early"] for result in results):

@@ -125,6 +125,19 @@ def test_without_sklearn_fastem_is_shown_alone(monkeypatch):
     assert _table_lines(out.getvalue(), ROW)[0].split()[10:12] == ["-", "-"]  # peer s/it and ratio
 
 
+def test_without_the_resource_module_memory_is_left_out_and_said_so(monkeypatch):
+    # Windows has no resource module (Unix only): the table still runs, without memory.
+    monkeypatch.setitem(sys.modules, "resource", None)
+    monkeypatch.setattr(bench, "sklearn_version", lambda: None)
+    out = io.StringIO()
+    records = bench.run_table(rows=[ROW], scale=SCALE, n_threads=1, dtypes=("float64",), isolate=False,
+                              repeats=1, stream=out)
+    assert records[0]["fastem"]["peak_bytes"] is None
+    assert records[0]["fastem"]["seconds_per_iteration"] > 0
+    assert _table_lines(out.getvalue(), ROW)[0].split()[12] == "-"  # fastem MiB
+    assert bench.PEAK_MEMORY_UNAVAILABLE in out.getvalue()
+
+
 def test_numpy_em_iteration_matches_fastem():
     """The NumPy peer runs the same EM: one iteration from the same start agrees."""
     row = bench.workload(5)

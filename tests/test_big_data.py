@@ -632,6 +632,7 @@ class _ProgressWatcher(io.TextIOBase):
             return "".join(self.text).lower().count("iteration ")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="kills the worker with SIGKILL, a POSIX signal")
 def test_a_killed_worker_does_not_change_the_fit(client):
     import dask.array as da
 

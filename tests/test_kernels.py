@@ -637,7 +637,8 @@ def test_exp_nonpositive_is_within_two_ulp_of_numpy():
 
 
 def test_float32_exp_is_within_two_ulp_and_chosen_by_precision():
-    # Measured: at most 0.92 float32 ulp over 2e6 points of the range.
+    # Measured over 2e6 points of the range: at most 0.92 float32 ulp with FMA (host AVX2,
+    # haswell), 1.16 without (generic x86-64).
     from numba import njit
 
     from fastem._kernels.weights import EXP_CUTOFF, exp_gap
@@ -654,7 +655,8 @@ def test_float32_exp_is_within_two_ulp_and_chosen_by_precision():
     expected = np.exp(x.astype(np.float64))
     ulp = np.spacing(expected.astype(np.float32)).astype(np.float64)
     assert np.max(np.abs(out - expected) / ulp) <= 2.0
-    # float64 arguments get the float64 exp: much closer than a float32 ulp.
+    # float64 arguments get the float64 exp: much closer than a float32 ulp (within
+    # EXP_ULP float64 ulp, as test_exp_nonpositive_is_within_two_ulp_of_numpy measures).
     out64 = np.empty(x.shape)
     evaluate(x.astype(np.float64), out64)
     assert np.max(np.abs(out64 - expected) / np.spacing(expected)) <= EXP_ULP
@@ -935,8 +937,10 @@ def test_pattern_product_matches_numpy(dtype, n_columns, n_src, index_dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_pattern_product_does_not_depend_on_column_blocks(dtype):
-    """Each column gets the same additions in the same order however the columns are
-    split, so the posterior (tiles of any size) and the E-step agree bit for bit."""
+    """Column blocks of at least one vector get the same additions in the same order
+    however the columns are split (the intrinsic's adds carry no fast-math flags), so
+    they agree bit for bit; a piece narrower than a vector takes the scalar loop, which
+    is compiled with reassociation, and agrees to rounding."""
     from fastem._kernels.pattern_product import add_pattern_product
 
     rng = np.random.default_rng(5)
@@ -945,13 +949,22 @@ def test_pattern_product_does_not_depend_on_column_blocks(dtype):
     indptr, indices = random_pattern(rng, 9, 300, 41, np.int32)
     at_once = np.zeros((9, n_columns), dtype=dtype)
     add_pattern_product(at_once, indptr, indices, 0, 9, src, 0, n_columns)
-    for widths in ([16, 29], [8, 9, 28], [1, 7, 37], [45]):
+    # Per element, the sum of the magnitudes of its terms: rounding scales with it.
+    magnitudes = np.stack([np.abs(src[indices[indptr[r]:indptr[r + 1]]]).sum(axis=0, dtype=np.float64)
+                           for r in range(9)])
+    for widths in ([16, 29], [20, 25], [45], [8, 9, 28], [1, 7, 37], [3, 42]):
         pieces = np.zeros_like(at_once)
         column = 0
         for width in widths:
             add_pattern_product(pieces, indptr, indices, 0, 9, src, column, width)
             column += width
-        assert_array_equal(pieces, at_once)
+        if min(widths) >= 16:  # a vector on every target (64 bytes of float32 at most)
+            assert_array_equal(pieces, at_once, err_msg=str(widths))
+        else:
+            # Measured over 200 seeds: at most 1.22 eps times the magnitudes (float64 on
+            # AVX2, host and haswell; 0 on generic and in float32), so 3 leaves margin.
+            error = np.abs(pieces.astype(np.float64) - at_once)
+            assert np.all(error <= 3 * np.finfo(dtype).eps * magnitudes), str(widths)
 
 
 def test_tile_columns_list_each_tiles_rows_by_column():

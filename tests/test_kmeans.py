@@ -713,6 +713,10 @@ with warnings.catch_warnings():
             ),
         },
     )
+    # scikit-learn 1.7 hands pytest its checks as a generator, which pytest 9 deprecates
+    # and which would warn (as above) only at collection, outside this block: a list.
+    _sklearn_checks = pytest.mark.parametrize(
+        _sklearn_checks.args[0], list(_sklearn_checks.args[1]), **_sklearn_checks.kwargs)
 
 
 @_sklearn_checks

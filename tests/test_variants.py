@@ -137,6 +137,24 @@ def match_components(means, reference_means):
     return order
 
 
+def wandering_monte_carlo(X, covariance_type, max_iter, **settings):
+    """Stochastic EM (one draw per row, tol=0) from ``moderate_start`` whose best iterate
+    is not its last: the first of random_state 0, 1, ... 9 whose last iterate lies below
+    its best by more than rounding.  Which seeds do depends on the CPU target's rounding
+    (measured on host AVX2, haswell and generic x86-64: 0 to 3 of seeds 0-11 end on their
+    best, for either type and 30 or 40 iterations), so a test picks the property, not a
+    seed."""
+    for seed in range(10):
+        mc = fit_to_max_iter(
+            gm(covariance_type=covariance_type, algorithm="monte_carlo", mc_samples=1, tol=0,
+               max_iter=max_iter, random_state=seed, **moderate_start(X, covariance_type),
+               **settings), X)
+        bounds = np.array(mc.lower_bounds_)
+        if bounds.max() - bounds[-1] > 1e-6:
+            return mc
+    raise AssertionError("stochastic EM ended on its best iterate for every seed tried")
+
+
 def assert_same_fit(a, b):
     """Bitwise the same fitted model and history."""
     for name in FITTED:
@@ -363,12 +381,9 @@ def test_monte_carlo_returns_its_best_iterate_not_its_last(covariance_type):
     # Stochastic EM (one draw per row) wanders around the optimum, so its best iterate
     # is usually not its last; the fit returns the best one.
     X = moderate(0, covariance_type)
-    mc = fit_to_max_iter(
-        gm(covariance_type=covariance_type, algorithm="monte_carlo", mc_samples=1, tol=0,
-           max_iter=40, random_state=0, **moderate_start(X, covariance_type)), X)
+    mc = wandering_monte_carlo(X, covariance_type, max_iter=40)  # its last is not its best
     bounds = np.array(mc.lower_bounds_)
     best = int(np.argmax(bounds))
-    assert best < len(bounds) - 1 and bounds[best] - bounds[-1] > 1e-6  # it wandered off
     assert mc.lower_bound_ == bounds[best]
     # The returned parameters are that iterate's: their log-likelihood is the best one.
     assert_allclose(mc.score(X), bounds[best], rtol=1e-12)
@@ -598,10 +613,7 @@ def test_warm_start_with_hard_and_monte_carlo(covariance_type):
     # Monte-Carlo EM returns its best iterate; a warm fit starts from it, so its first
     # (exact) log-likelihood is the previous fit's lower bound.
     X = moderate(0, covariance_type)
-    # (random_state 1: a run whose best iterate is not its last, for both types)
-    mc = gm(covariance_type=covariance_type, algorithm="monte_carlo", mc_samples=1, tol=0,
-            max_iter=30, random_state=1, warm_start=True, **moderate_start(X, covariance_type))
-    fit_to_max_iter(mc, X)
+    mc = wandering_monte_carlo(X, covariance_type, max_iter=30, warm_start=True)
     previous = mc.lower_bound_
     assert previous != mc.lower_bounds_[-1]  # the best iterate was not the last one
     fit_to_max_iter(mc, X)
