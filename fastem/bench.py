@@ -581,13 +581,17 @@ def cpu_model():
 
 
 def machine_lines(n_threads=None):
-    """Header lines: CPU, cores, Numba threads and the library versions."""
+    """Header lines: CPU, cores, Numba threads, the target the kernels are compiled for
+    and the library versions."""
     import numba
+
+    from ._kernels import target
 
     threads = numba.config.NUMBA_NUM_THREADS if n_threads is None else n_threads
     sklearn = sklearn_version()
     return [
         f"machine: {cpu_model()}, {os.cpu_count()} cores; numba threads: {threads}",
+        f"compiled for: {target.describe()}",
         f"versions: python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
         f"scikit-learn {sklearn or 'not installed'}",
     ]

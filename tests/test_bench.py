@@ -43,6 +43,9 @@ def test_tiny_table_in_process():
     records = bench.run_table(rows=[ROW], scale=SCALE, n_threads=1, isolate=False, stream=out)
     text = out.getvalue()
     assert "machine:" in text and "numba threads: 1" in text and "scikit-learn" in text
+    from fastem._kernels import target
+
+    assert f"compiled for: {target.CPU_NAME}: {8 * target.VECTOR_BYTES}-bit vectors" in text
     for column in COLUMNS:
         assert column in text
     lines = _table_lines(text, ROW)
