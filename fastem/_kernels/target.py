@@ -32,13 +32,12 @@ from numba.core import codegen as _codegen
 from numba.core import config
 
 # A few lines of IR whose assembly shows the target's vector width and whether a
-# fused multiply-add is an instruction or a call to libm's fmaf.
+# fused multiply-add is an instruction or a call to libm's fmaf.  No pointers: LLVM 14
+# (numba 0.57) spells them typed, later versions opaque.
 _PROBE = """
-define void @fastem_probe_width(ptr %p) {
-  %v = load <16 x float>, ptr %p, align 4
+define <16 x float> @fastem_probe_width(<16 x float> %v) {
   %w = fadd <16 x float> %v, %v
-  store <16 x float> %w, ptr %p, align 4
-  ret void
+  ret <16 x float> %w
 }
 
 declare float @llvm.fma.f32(float, float, float)
