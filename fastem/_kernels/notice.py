@@ -15,9 +15,9 @@ from numba.core import event
 from .target import CPU_NAME
 
 
-# Seconds a first fit of one model spends compiling with an empty cache on a 2-core
-# machine (the figures are the README's start-up section).
-FIRST_FIT_SECONDS = 60
+# Seconds a first fit spends compiling with an empty cache on a 2-core machine, rounded
+# up (the README's start-up section has the measured figures).
+FIRST_FIT_SECONDS = 40
 
 _lock = threading.Lock()
 _told = False
