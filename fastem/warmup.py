@@ -182,8 +182,63 @@ def _cache_location():
     return None
 
 
+# -- where compile time goes ------------------------------------------------------------------
+class CompileProfile:
+    """Seconds Numba spent compiling each function, from its compile events: a
+    function's own time excludes the compiles of the functions it calls (which nest
+    inside it), and the LLVM part is the time its own code held the LLVM lock.  A
+    context manager; ``rows()`` gives (name, signatures, own seconds, LLVM seconds,
+    seconds with callees), largest own time first."""
+
+    def __init__(self):
+        self._stack = []  # [name, start, callee seconds, LLVM seconds]
+        self._totals = {}
+        self._llvm_started = None
+
+    def __enter__(self):
+        from numba.core import event
+
+        profile = self
+
+        class Compiles(event.Listener):
+            def on_start(self, ev):
+                function = ev.data["dispatcher"].py_func
+                profile._stack.append([f"{function.__module__}.{function.__qualname__}", time.perf_counter(), 0.0, 0.0])
+
+            def on_end(self, ev):
+                name, started, callees, llvm = profile._stack.pop()
+                seconds = time.perf_counter() - started
+                count, own, own_llvm, total = profile._totals.get(name, (0, 0.0, 0.0, 0.0))
+                profile._totals[name] = (count + 1, own + seconds - callees, own_llvm + llvm, total + seconds)
+                if profile._stack:
+                    profile._stack[-1][2] += seconds
+
+        class Llvm(event.Listener):
+            def on_start(self, ev):
+                profile._llvm_started = time.perf_counter()
+
+            def on_end(self, ev):
+                if profile._stack and profile._llvm_started is not None:
+                    profile._stack[-1][3] += time.perf_counter() - profile._llvm_started
+
+        self._listeners = [("numba:compile", Compiles()), ("numba:llvm_lock", Llvm())]
+        for kind, listener in self._listeners:
+            event.register(kind, listener)
+        return self
+
+    def __exit__(self, *exc):
+        from numba.core import event
+
+        for kind, listener in self._listeners:
+            event.unregister(kind, listener)
+        return False
+
+    def rows(self):
+        return sorted(((name,) + values for name, values in self._totals.items()), key=lambda row: -row[2])
+
+
 # -- running ----------------------------------------------------------------------------------
-def run(budget=None, stream=None):
+def run(budget=None, stream=None, profile=0):
     """Run the warm-up steps and print what each compiled and how long it took.
 
     Parameters
@@ -192,6 +247,9 @@ def run(budget=None, stream=None):
         Seconds after which no further step starts (the running one completes); None
         runs every step.
     stream : file-like, default sys.stdout
+    profile : int
+        When positive, also print the functions that took longest to compile (own time,
+        callees excluded; Numba's compile events), this many of them.
 
     Returns
     -------
@@ -205,6 +263,7 @@ def run(budget=None, stream=None):
 
     started = time.perf_counter()
     say("fastem warmup: compiling the common kernel signatures into Numba's disk cache")
+    compile_profile = CompileProfile().__enter__() if profile > 0 else None
     status = 0
     total_compiled = total_loaded = 0
     width = max(len(step.name) for step in STEPS)
@@ -232,6 +291,11 @@ def run(budget=None, stream=None):
         total_loaded += loaded
         what = f"compiled {compiled}" + (f" ({', '.join(names)})" if names else "")
         say(f"  {step.name:<{width}}  {seconds:6.2f} s  {what}; loaded {loaded} from the cache")
+    if compile_profile is not None:
+        compile_profile.__exit__(None, None, None)
+        say(f"compile time by function (own seconds, LLVM part, with callees), the {profile} largest:")
+        for name, count, own, llvm, total in compile_profile.rows()[:profile]:
+            say(f"  {own:7.2f} {llvm:7.2f} {total:7.2f}  {name} ({count} signature{'s' if count > 1 else ''})")
     location = _cache_location()
     say(
         f"done in {time.perf_counter() - started:.2f} s: {total_compiled} signatures compiled, "
@@ -244,10 +308,14 @@ def add_arguments(parser):
     """Add ``python -m fastem warmup``'s options to ``parser``."""
     parser.add_argument("--budget", type=float, metavar="SECONDS",
                         help="start no further step after this many seconds (default: run every step)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also print the N functions that took longest to compile (Numba's compile events)")
 
 
 def command(args):
     """Run ``python -m fastem warmup`` with parsed ``args``; returns the exit status."""
     if args.budget is not None and args.budget < 0:
         raise SystemExit("fastem warmup: --budget must be at least 0.")
-    return run(budget=args.budget)
+    if args.profile < 0:
+        raise SystemExit("fastem warmup: --profile must be at least 0.")
+    return run(budget=args.budget, profile=args.profile)

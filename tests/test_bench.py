@@ -2,6 +2,7 @@
 promise.  No timing is asserted: only that the numbers exist and have the right sign."""
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -165,6 +166,25 @@ def test_warmup_command_runs():
     assert done.returncode == 0, done.stderr
     assert "GaussianMixture full float64" in done.stdout
     assert re.search(r"done in [\d.]+ s: \d+ signatures compiled, \d+ loaded from the cache", done.stdout)
+
+
+def test_warmup_profile_names_the_functions_it_compiled(tmp_path):
+    # An empty cache of its own, so that the first step compiles (and the profile has rows);
+    # the budget of 0.5 s stops after that step.
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "fastem", "warmup", "--budget", "0.5", "--profile", "5"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "compile time by function (own seconds, LLVM part, with callees), the 5 largest:" in done.stdout
+    rows = re.findall(r"^\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)  (fastem\.\S+|numba\.\S+) \(\d+ signatures?\)$",
+                      done.stdout, flags=re.M)
+    assert len(rows) == 5
+    own = [float(row[0]) for row in rows]
+    assert own == sorted(own, reverse=True)
+    assert all(float(o) <= float(total) + 1e-9 for o, _, total, _ in rows)  # own time within the total
+    assert any(name.startswith("fastem._kernels.") for *_, name in rows)
 
 
 def test_bench_command_rejects_an_unknown_row():

@@ -8,7 +8,7 @@ origin keeps its precision.  The covariance type follows from ``factors.ndim``
 tile kernels: ``gaussian_nearest`` (hard weights with every diagonal precision exactly
 1: k-means) or ``gaussian_tile`` (everything else: full covariances, and diagonal ones
 with ``gaussian_diag``'s pieces).  The entry points are Python: they spread ranges of
-chunks over threads (``threads``), and the compiled range kernels below do the work.
+chunks over threads (``threads``), and the range kernels of those modules do the work.
 
 Arguments shared by the entry points
 ------------------------------------
@@ -23,16 +23,8 @@ log_norm : (K,) float64, ``log weight_k + log det L_k - D/2 log(2 pi)``.
 import numpy as np
 
 from . import gaussian_nearest, gaussian_tile
-from ._jit import MODE_HARD, chunk_bounds, kernel, read_only
+from ._jit import MODE_HARD, read_only
 from .threads import n_chunks_of, spread, sum_in_chunk_order
-
-
-@kernel()
-def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label):
-    """``posterior_gaussian`` for chunks ``lo ... hi - 1``."""
-    for c in range(lo, hi):
-        start, stop = chunk_bounds(c, X.shape[0])
-        gaussian_tile.posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label)
 
 
 def tile_components(means, factors):
@@ -110,6 +102,6 @@ def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_
     tile_means, tile_factors = tile_components(means, factors)
 
     def chunk_range(lo, hi):
-        posterior_range(X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label)
+        gaussian_tile.posterior_range(X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label)
 
     spread(chunk_range, n_chunks)

@@ -596,21 +596,23 @@ def range_stats(
 
 
 @kernel()
-def posterior_chunk(X, start, stop, means, factors, log_norm, out_resp, out_log_prob, out_label):
-    """``gaussian.posterior_gaussian`` for rows ``start:stop``, through the same
-    log-densities and soft weights as ``chunk_stats`` (so a sampled E-step draws from
-    exactly the posterior reported here)."""
+def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label):
+    """``gaussian.posterior_gaussian`` for the rows of chunks ``lo ... hi - 1``, through
+    the same log-densities and soft weights as ``range_stats`` (so a sampled E-step
+    draws from exactly the posterior reported here)."""
     n_components = means.shape[0]
     dtype = X.dtype
     n_rows = tile_rows(factors, X)
     xt, xc, ys = tile_buffers(X, means, n_rows)
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
     weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
-    for tile_start in range(start, stop, n_rows):
-        tile_stop = min(tile_start + n_rows, stop)
-        transpose_tile(X, tile_start, tile_stop, xt)
-        log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
-        tile_posterior(
-            logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
-            out_resp, out_log_prob, out_label,
-        )
+    for c in range(lo, hi):
+        start, stop = chunk_bounds(c, X.shape[0])
+        for tile_start in range(start, stop, n_rows):
+            tile_stop = min(tile_start + n_rows, stop)
+            transpose_tile(X, tile_start, tile_stop, xt)
+            log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
+            tile_posterior(
+                logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
+                out_resp, out_log_prob, out_label,
+            )
