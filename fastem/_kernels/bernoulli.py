@@ -239,8 +239,11 @@ def _range_stats(
                 i = row - tile_start
                 if n_nonzero[i] > 0:
                     _scatter_row(indptr, indices, row, resp[i], n_nonzero[i], sums)
-        sx_t[:] = sums[:n_features]
-        nk[:] = sums[n_features]
+        for d in range(n_features):  # (loops: a slice copy compiles a broadcast check)
+            for k in range(n_components):
+                sx_t[d, k] = sums[d, k]
+        for k in range(n_components):
+            nk[k] = sums[n_features, k]
         part_totals[c, 0] = loglik
         part_totals[c, 1] = weight
         part_prints[c] = fingerprint

@@ -537,7 +537,8 @@ def range_stats(
             if mode == MODE_HARD:
                 weights_t[:] = 0.0
                 for i in range(n_used):
-                    row[:] = logp_t[:, i]
+                    for k in range(n_components):
+                        row[k] = logp_t[k, i]
                     label, term, row_hash = hard_row(row, w[i], first_row + tile_start + i)
                     loglik += w[i] * term
                     fingerprint += row_hash

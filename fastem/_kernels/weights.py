@@ -233,7 +233,8 @@ def soft_weights_tile(logp_t, top, total, resp_t, log_prob, w=None):
     cutoff = logp_t.dtype.type(-EXP_CUTOFF)
     zero = logp_t.dtype.type(0.0)
     one = logp_t.dtype.type(1.0)
-    top[:] = logp_t[0]
+    for i in range(n_rows):  # (a loop: a slice copy compiles a broadcast check)
+        top[i] = logp_t[0, i]
     for k in range(1, n_components):
         for i in range(n_rows):
             v = logp_t[k, i]
