@@ -237,3 +237,22 @@ def test_transpose_block_matches_loops_bitwise(dtype):
 
     assert_array_equal(registers, loops)
     assert np.count_nonzero(loops != -1.0) == lanes * lanes
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_power_of_two_matches_its_plain_version(dtype):
+    from numba import njit
+
+    from fastem._kernels.weights import power_of_two, power_of_two_plain
+
+    @njit
+    def powers(exponents, out):
+        for i in range(exponents.shape[0]):
+            out[i] = power_of_two(exponents[i])
+
+    exponents = np.arange(-64, 1).astype(dtype)
+    out = np.empty_like(exponents)
+    powers(exponents, out)
+    expected = np.array([power_of_two_plain(e) for e in exponents]).astype(dtype)
+    assert_array_equal(out, expected)  # exact: powers of two
+    assert_array_equal(expected, np.ldexp(1.0, np.arange(-64, 1)).astype(dtype))

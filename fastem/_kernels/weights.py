@@ -47,6 +47,13 @@ def power_of_two(typingctx, n):
     return n(n), codegen
 
 
+@kernel()
+def power_of_two_plain(n):
+    """``power_of_two`` in plain code (the tests' reference): 2**n as a float64, exact
+    for every n it takes (in float32 too)."""
+    return math.ldexp(1.0, int(n))
+
+
 @kernel(reassociate=False)
 def exp_nonpositive(x):
     """exp(x) for -EXP_CUTOFF < x <= 0, within 2 ulp (3 on a target without FMA),
