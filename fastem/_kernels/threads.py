@@ -14,6 +14,7 @@ compilation, once per signature, was most of a first fit's compile time.  Here t
 parallel layer is plain Python, and each kernel is compiled once, on its own.
 """
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,6 +29,18 @@ SPLIT_ADDITIONS = 2**16
 
 _pool = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    """In a forked child: the parent's pool threads do not exist there, and an
+    executor that still counts them would never start a thread for new work."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _executor():
