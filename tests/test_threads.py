@@ -57,3 +57,17 @@ def test_a_forked_child_fits_on_threads():
     assert not alive, "the forked child's fit hung"
     assert child.exitcode == 0
     assert queue.get(timeout=5) == expected  # the same fit, bit for bit
+
+
+def test_spread_raises_the_first_part_s_error_after_the_others_end():
+    ended = []
+
+    def fail(lo, hi):
+        if lo == 0:
+            raise ValueError("first part")
+        ended.append(lo)
+        raise RuntimeError("another part")
+
+    with pytest.raises(ValueError, match="first part"):
+        spread(fail, 4, 2)
+    assert ended == [2]

@@ -71,11 +71,18 @@ def spread(function, n_items, n_threads=None):
     bounds = [n_items * p // n_parts for p in range(n_parts + 1)]
     pool = _executor()
     futures = [pool.submit(function, bounds[p], bounds[p + 1]) for p in range(1, n_parts)]
+    error = None
     try:
         function(bounds[0], bounds[1])
-    finally:
-        for future in futures:
+    except BaseException as raised:  # wait for the other parts before raising
+        error = raised
+    for future in futures:
+        try:
             future.result()
+        except BaseException as raised:
+            error = raised if error is None else error
+    if error is not None:
+        raise error
 
 
 def group_size(n_chunks, floats_per_chunk, min_group):
