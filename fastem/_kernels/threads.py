@@ -60,7 +60,8 @@ def spread(function, n_items, n_threads=None):
     """Call ``function(lo, hi)`` on contiguous parts of ``range(n_items)``, one per
     thread (``n_threads``, by default Numba's thread count of the calling thread, as
     ``limit_threads`` sets it), and return when all are done.  The calling thread
-    takes the first part; an exception in any part is raised here."""
+    takes the first part.  Every part has ended when it returns or raises: the first
+    part's exception first, else the first of the others'."""
     n_threads = numba.get_num_threads() if n_threads is None else n_threads
     n_parts = max(1, min(n_threads, n_items))
     if n_items == 0:
