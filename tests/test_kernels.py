@@ -16,7 +16,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 
 from fastem._kernels import target
-from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT, PARTIAL_BYTES
+from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT
+from fastem._kernels.threads import PARTIAL_BYTES
 from fastem._kernels.gaussian import accumulate_gaussian
 from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_TILE_ROW_BYTES
 from fastem._kernels.linalg import cholesky_lower, inverse_transpose_lower

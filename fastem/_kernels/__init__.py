@@ -2,6 +2,4 @@
 estimators; the families bind their parameters to these entry points.  Importing the
 package installs the notice printed once when a first run compiles them (``notice``)."""
 
-from .notice import install as _install_compile_notice
-
-_install_compile_notice()
+from . import notice  # noqa: F401  (registers the compile notice)

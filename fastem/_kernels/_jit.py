@@ -27,15 +27,6 @@ MODE_SOFT = 0
 MODE_HARD = 1
 MODE_SAMPLE = 2
 
-# Bytes of per-chunk partial statistics alive at once; more chunks are reduced in groups,
-# each reusing the memory of the one before, which is then still in the L2 cache.  Groups
-# never change the result (chunks are added in order either way), so their size may
-# follow the number of threads: at least MIN_CHUNKS_PER_THREAD chunks per thread keep
-# every thread busy.  (CONTRIBUTING, kernel notes, has the measurements.)
-PARTIAL_BYTES = 2**20
-MIN_CHUNKS_PER_THREAD = 4
-
-
 def kernel(reassociate=True, no_nan=False):
     """Return the decorator every fastem kernel is compiled with."""
     if no_nan:

@@ -193,9 +193,10 @@ def range_stats(
     part_sxx,
 ):
     """``gaussian_tile.range_stats`` under hard weights with unit diagonal precisions:
-    for chunks ``first_chunk + lo ... first_chunk + hi - 1``, into slots ``lo ... hi -
-    1``, nk, sx and sxx, the classification log-likelihood, the total sample weight
-    and the assignment fingerprint."""
+    for chunks ``first_chunk + lo ... first_chunk + hi - 1``, added into slots ``lo ...
+    hi - 1`` (zeroed by ``threads.sum_in_chunk_order``), nk, sx and sxx, and the
+    classification log-likelihood, the total sample weight and the assignment
+    fingerprint."""
     n_components, n_features = means.shape
     weighted = sample_weight.shape[0] > 0
     scorer = scorer_of(X, means, log_norm)
@@ -211,9 +212,6 @@ def range_stats(
         nk = part_nk[c]
         sx = part_sx[c]
         sxx = part_sxx[c]
-        nk[:] = 0.0
-        sx[:] = 0.0
-        sxx[:] = 0.0
         loglik = 0.0
         weight = 0.0
         fingerprint = np.uint64(0)

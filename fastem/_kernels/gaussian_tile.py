@@ -476,10 +476,10 @@ def range_stats(
     X, sample_weight, first_row, means, factors, log_norm, mode, seed, n_draws, first_chunk, lo, hi, part_totals,
     part_prints, part_nk, part_sx, part_sxx,
 ):
-    """Statistics of chunks ``first_chunk + lo ... first_chunk + hi - 1`` into slots ``lo ... hi - 1``
-    of the partials (``threads.sum_in_chunk_order``): for each chunk, nk, sx and sxx
-    (full: upper triangles) about ``means``, and its (log-likelihood, total sample
-    weight) and assignment fingerprint.  Full-covariance components come padded
+    """Statistics of chunks ``first_chunk + lo ... first_chunk + hi - 1``, added into
+    slots ``lo ... hi - 1`` of the partials (zeroed by ``threads.sum_in_chunk_order``):
+    for each chunk nk, sx and sxx (full: upper triangles) about ``means``, and its
+    (log-likelihood, total sample weight) and assignment fingerprint.  Full-covariance components come padded
     (``padded_components``).  The chunk starting at row r draws from the stream
     ``stream_start(seed, first_row + r)``.  The work arrays are made once per range."""
     n_components, n_features = means.shape
@@ -501,7 +501,7 @@ def range_stats(
     deferred_rows = np.empty((n_components, n_deferred_rows), dtype=np.int32)
     deferred_weights = np.empty((n_components, n_deferred_rows), dtype=dtype)
     n_deferred = np.zeros(n_components, dtype=np.int64)
-    rows_x, rows_w, part, part_sx_d = outer_buffers(part_sx.shape[2] if defer else 0, X)
+    rows_x, rows_w, part, outer_sx = outer_buffers(part_sx.shape[2] if defer else 0, X)
     rows = np.empty(max(n_rows, chunk_rows), dtype=np.int64)  # gathered_moments' rows
     # Diagonal covariances: each component's rows with weight, and their weights, listed
     # for the whole chunk (gaussian_diag.listed_moments).
@@ -518,9 +518,6 @@ def range_stats(
         nk = part_nk[c]
         sx = part_sx[c]
         sxx = part_sxx[c]
-        nk[:] = 0.0
-        sx[:] = 0.0
-        sxx[:] = 0.0
         n_deferred[:] = 0
         n_listed[:] = 0
         loglik = 0.0
@@ -583,7 +580,7 @@ def range_stats(
                 if n_deferred[k] > 0:
                     deferred_moments(
                         X, start, means[k], deferred_rows[k], deferred_weights[k], n_deferred[k], rows_x, rows_w, part,
-                        part_sx_d, sx[k], sxx[k],
+                        outer_sx, sx[k], sxx[k],
                     )
         else:
             for k in range(n_components):

@@ -46,8 +46,4 @@ class _CompileNotice(event.Listener):
         pass
 
 
-def install():
-    """Listen for compile events (idempotent: the listener is registered once)."""
-    if not getattr(install, "done", False):
-        event.register("numba:compile", _CompileNotice())
-        install.done = True
+event.register("numba:compile", _CompileNotice())  # once: a module is imported once

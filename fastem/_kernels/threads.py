@@ -21,7 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from ._jit import CHUNK_ROWS, MIN_CHUNKS_PER_THREAD, PARTIAL_BYTES, add_in_chunk_order
+from ._jit import CHUNK_ROWS, add_in_chunk_order
+
+# Bytes of per-chunk partial statistics alive at once; more chunks are reduced in groups,
+# each reusing the memory of the one before, which is then still in the L2 cache.  Groups
+# never change the result (chunks are added in order either way), so their size may
+# follow the number of threads: at least MIN_CHUNKS_PER_THREAD chunks per thread keep
+# every thread busy.  (CONTRIBUTING, kernel notes, has the measurements.)
+PARTIAL_BYTES = 2**20
+MIN_CHUNKS_PER_THREAD = 4
 
 # Entries of partial statistics (chunks x floats) below which one thread adds them:
 # splitting smaller sums costs more in hand-offs than it saves.
@@ -109,9 +117,10 @@ def sum_in_chunk_order(n_rows, outputs, chunk_range, min_group=None):
     outputs : sequence of ndarray
         C-contiguous float64 arrays the statistics are added into (e.g. nk, sx, sxx).
     chunk_range : callable
-        ``chunk_range(first, lo, hi, part_totals, part_prints, *parts)`` computes chunks
-        ``first + lo ... first + hi - 1`` into slots ``lo ... hi - 1`` of ``parts`` (one
-        array per output, with a leading axis of chunks), ``part_totals`` ((chunks, 2)
+        ``chunk_range(first, lo, hi, part_totals, part_prints, *parts)`` adds the
+        statistics of chunks ``first + lo ... first + hi - 1`` into slots ``lo ... hi -
+        1`` of ``parts`` (one array per output, with a leading axis of chunks; the slots
+        come zeroed) and writes ``part_totals`` ((chunks, 2)
         float64: log-likelihood and weight) and ``part_prints`` ((chunks,) uint64).
         It is called on several threads at once, on disjoint slots.
     min_group : int, optional
@@ -141,7 +150,13 @@ def sum_in_chunk_order(n_rows, outputs, chunk_range, min_group=None):
     fingerprint = 0
     for first in range(0, n_chunks, group):
         count = min(group, n_chunks - first)
-        spread(lambda lo, hi: chunk_range(first, lo, hi, part_totals, part_prints, *parts), count, n_threads)
+
+        def run_range(lo, hi):
+            for part in parts:
+                part[lo:hi] = 0.0  # each thread zeroes its own slots, which the kernels add into
+            chunk_range(first, lo, hi, part_totals, part_prints, *parts)
+
+        spread(run_range, count, n_threads)
         for c in range(count):  # left to right, as one thread would add them
             loglik += float(part_totals[c, 0])
             weight += float(part_totals[c, 1])
