@@ -141,7 +141,7 @@ def initial_params(source, family, n_components, init_params, rng):
     source = source.init_sample(n_components)
     check_enough_rows(source.n_samples, n_components)
     X, weights = source.X, source.sample_weight
-    covariance_type = family.covariance_type
+    covariance_type = family.moments_type
     if init_params == "kmeans":
         centres = kmeans(source, n_components, rng)
         stats = source.estep(family, family.identity_params(centres), MODE_HARD)

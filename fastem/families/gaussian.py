@@ -100,6 +100,11 @@ class GaussianFamily:
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
 
+    @property
+    def moments_type(self):
+        """The second moments its statistics carry: "full" (K, D, D) or "diag" (K, D)."""
+        return self.covariance_type
+
     # -- E-step ---------------------------------------------------------------------
     def _kernel_args(self, params, dtype):
         log_norm = (
