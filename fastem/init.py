@@ -135,6 +135,22 @@ def _point_stats(X, indices, covariance_type):
     return GaussianStats(np.ones(len(indices)), stats.sx, stats.sxx, shift, 0.0, float(len(indices)))
 
 
+def data_moments(source, n_components):
+    """The weighted mean (D,) and covariance (D, D) of every row of ``source``, the
+    covariance over the total weight less one (R's ``var``; over the total weight where
+    that is at most 1), from one E-step of a one-component model.  Moments are taken
+    about the mean of the initialisation sample, so offset data keeps its precision."""
+    sample = source.init_sample(n_components)
+    shift = np.average(sample.X, axis=0, weights=sample.sample_weight)[None].astype(np.float64)
+    family = GaussianFamily("full", 0.0)
+    stats = source.estep(family, family.identity_params(shift))
+    weight = stats.nk[0]
+    offset = stats.sx[0] / weight
+    scatter = stats.sxx[0] - np.outer(stats.sx[0], offset)
+    covariance = 0.5 * (scatter + scatter.T) / (weight - 1.0 if weight > 1.0 else weight)
+    return shift[0] + offset, covariance
+
+
 def initial_params(source, family, n_components, init_params, rng):
     """Data-driven starting parameters for ``family`` by method ``init_params``, from the
     rows of ``source`` that initialisation may use (``source.init_sample``)."""

@@ -466,7 +466,11 @@ def test_max_iter_reached_warns_with_the_settings():
 # -- scikit-learn estimator protocol ----------------------------------------------------
 def test_parameters_match_sklearn():
     ours, theirs = GaussianMixture().get_params(), SklearnGaussianMixture().get_params()
-    assert set(ours) == set(theirs) | {"n_threads", "algorithm", "mc_samples", "gem_step", "accelerate", "learning_decay"}
+    extras = {"n_threads", "algorithm", "mc_samples", "gem_step", "accelerate", "learning_decay", "fixed_params"}
+    # MAP-EM's prior takes BayesianGaussianMixture's names
+    extras |= {"prior", "weight_concentration_prior", "mean_precision_prior", "mean_prior",
+               "degrees_of_freedom_prior", "covariance_prior"}
+    assert set(ours) == set(theirs) | extras
     assert {name: ours[name] for name in theirs} == theirs
     assert ours["n_threads"] is None
 

@@ -289,17 +289,9 @@ BAD_PARAMS = [
     (dict(verbose_interval=0), _range("verbose_interval", "an int", "[1, inf)", 0)),
     (dict(n_threads=0), _range("n_threads", "an int", "[1, inf)", 0)),
     (
-        dict(covariance_type="spherical"),
-        "covariance_type='spherical' is not supported yet; GaussianMixture supports "
-        "'full' and 'diag'.",
-    ),
-    (
-        dict(covariance_type="tied"),
-        "covariance_type='tied' is not supported yet; GaussianMixture supports 'full' and 'diag'.",
-    ),
-    (
         dict(covariance_type="ful"),
-        "The 'covariance_type' parameter of GaussianMixture must be one of 'full', 'diag'. "
+        "The 'covariance_type' parameter of GaussianMixture must be one of 'full', 'tied', 'diag', "
+        "'spherical'. "
         "Got 'ful' instead.",
     ),
     (

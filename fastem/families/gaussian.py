@@ -12,7 +12,12 @@ from ..exceptions import ComponentError
 from ..stats import GaussianStats
 from .mixing import EMPTY_COUNT, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
-COVARIANCE_TYPES = ("full", "diag")
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+# The second moments each type's statistics carry, so that the kernels of full and
+# diagonal covariance serve all four: a tied covariance is a full one shared by the
+# components, a spherical one a diagonal one with equal entries.
+MOMENTS_TYPES = {"full": "full", "tied": "full", "diag": "diag", "spherical": "diag"}
 
 # What an M-step can update; a conditional M-step updates a subset.
 PARAMETER_GROUPS = ("weights", "means", "covariances")
@@ -22,32 +27,47 @@ _EMPTY_WEIGHTS = np.empty(0)
 
 @dataclass(frozen=True)
 class GaussianParams:
-    """Parameters of a Gaussian mixture (float64).
+    """Parameters of a Gaussian mixture (float64), in scikit-learn's shapes.
 
     Attributes
     ----------
     weights : ndarray of shape (n_components,)
     means : ndarray of shape (n_components, n_features)
-    covariances : ndarray of shape (n_components, n_features, n_features) or (n_components, n_features)
+    covariances : ndarray
+        (n_components, n_features, n_features) for "full", (n_features, n_features) for
+        "tied", (n_components, n_features) for "diag", (n_components,) for "spherical".
     precisions_cholesky : ndarray, same shape as ``covariances``
-        Upper-triangular ``U`` with ``precision = U @ U.T`` (full), or ``1 / sqrt(variance)`` (diag).
+        Upper-triangular ``U`` with ``precision = U @ U.T`` (full, tied), or
+        ``1 / sqrt(variance)`` (diag, spherical).
+    covariance_type : str, optional
+        Inferred from the shapes when not given; "tied" must be given where
+        n_components equals n_features (its factor then has the shape of a diagonal one).
     """
 
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
+    covariance_type: str = None
 
-    @property
-    def covariance_type(self):
-        return "full" if self.precisions_cholesky.ndim == 3 else "diag"
+    def __post_init__(self):
+        if self.covariance_type is None:
+            object.__setattr__(self, "covariance_type", _type_of(self.precisions_cholesky, self.means))
 
     @property
     def precisions(self):
         pc = self.precisions_cholesky
-        if pc.ndim == 3:
-            return pc @ pc.transpose(0, 2, 1)
+        if self.covariance_type in ("full", "tied"):
+            return pc @ np.swapaxes(pc, -1, -2)
         return pc**2
+
+
+def _type_of(precisions_cholesky, means):
+    if precisions_cholesky.ndim == 3:
+        return "full"
+    if precisions_cholesky.ndim == 1:
+        return "spherical"
+    return "diag" if precisions_cholesky.shape == means.shape else "tied"
 
 
 def _eye_like(n_components, n_features):
@@ -67,28 +87,49 @@ def _cholesky_per_component(matrices, what, reg_covar):
     chol = np.empty_like(matrices)
     bad = cholesky_lower(matrices, chol)
     if bad >= 0:
-        raise ComponentError(_not_pd_message(bad, what, reg_covar))
+        raise ComponentError(_not_pd_message(bad, what, reg_covar, matrices.shape[0] == 1))
     return chol
 
 
-def _not_pd_message(k, what, reg_covar):
+def _not_pd_message(k, what, reg_covar, shared=False):
     if what == "precisions_init":
-        return f"precisions_init[{k}] is not symmetric positive definite."
+        return f"precisions_init{'' if shared else f'[{k}]'} is not symmetric positive definite."
+    who = "The shared (tied) covariance is" if shared else f"Component {k} has a covariance that is"
     return (
-        f"Component {k} has a covariance that is not positive definite (the component "
-        f"collapsed onto too few distinct points). Increase reg_covar (now {reg_covar:g}), "
-        "lower n_components, or rescale the data."
+        f"{who} not positive definite (the component collapsed onto too few distinct "
+        f"points). Increase reg_covar (now {reg_covar:g}), lower n_components, or rescale the data."
     )
 
 
+def _as_stack(matrices, covariance_type):
+    """Full and tied matrices as a stack of (n, D, D) (tied: one)."""
+    return matrices[None] if covariance_type == "tied" else matrices
+
+
+def _outer(a, b):
+    return a[:, :, None] * b[:, None, :]
+
+
 class GaussianFamily:
-    """Gaussian mixture components with ``covariance_type`` "full" or "diag".
+    """Gaussian mixture components of any ``covariance_type``.
+
+    Full and tied covariances run on the full-covariance kernels (a tied factor is given
+    to every component), diagonal and spherical ones on the diagonal kernels (a
+    spherical factor is repeated over the features); each type's M-step then reduces
+    the statistics to its own covariances.
 
     Parameters
     ----------
-    covariance_type : {"full", "diag"}
+    covariance_type : {"full", "tied", "diag", "spherical"}
     reg_covar : float
-        Added to the diagonal of every covariance in the M-step.
+        Added to the diagonal of every covariance the M-step estimates.
+    prior : ConjugatePrior or None
+        None: maximum likelihood.  Otherwise the M-step takes the posterior mode under
+        that prior and the objective adds its log-density (MAP-EM).
+    fixed : dict, optional
+        Parameter groups held at given values: "weights" (K,), "means" (K, D) and
+        "covariances" (a ``(covariances, precisions_cholesky)`` pair).  No M-step
+        changes them, ``reg_covar`` included.
     """
 
     name = "gaussian"
@@ -96,26 +137,35 @@ class GaussianFamily:
     # ECM: weights and means with the covariances held, then the covariances.
     conditional_cycles = (("weights", "means"), ("covariances",))
 
-    def __init__(self, covariance_type, reg_covar):
+    def __init__(self, covariance_type, reg_covar, prior=None, fixed=None):
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
+        self.prior = prior
+        self.fixed = {} if fixed is None else dict(fixed)
 
     @property
     def moments_type(self):
         """The second moments its statistics carry: "full" (K, D, D) or "diag" (K, D)."""
-        return self.covariance_type
+        return MOMENTS_TYPES[self.covariance_type]
 
     # -- E-step ---------------------------------------------------------------------
     def _kernel_args(self, params, dtype):
+        """(means, factors, log_norm) as the kernels take them: per component, with the
+        full kernels' ``L = U.T`` applied row by row."""
+        n_components, n_features = params.means.shape
+        factors = params.precisions_cholesky
+        if self.covariance_type == "full":
+            factors = factors.transpose(0, 2, 1)
+        elif self.covariance_type == "tied":
+            factors = np.broadcast_to(factors.T, (n_components, n_features, n_features))
+        elif self.covariance_type == "spherical":
+            factors = np.broadcast_to(factors[:, None], (n_components, n_features))
         log_norm = (
             log_weights(params.weights)
-            + self.log_det_precisions_cholesky(params.precisions_cholesky)
-            - 0.5 * params.means.shape[1] * math.log(2 * math.pi)
+            + self.log_det_precisions_cholesky(params.precisions_cholesky, n_components, n_features)
+            - 0.5 * n_features * math.log(2 * math.pi)
         )
         means = np.ascontiguousarray(params.means, dtype=dtype)
-        factors = params.precisions_cholesky
-        if factors.ndim == 3:  # the kernel applies L = U.T row by row
-            factors = factors.transpose(0, 2, 1)
         return means, np.ascontiguousarray(factors, dtype=dtype), log_norm
 
     def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0):
@@ -128,7 +178,7 @@ class GaussianFamily:
         if mode == MODE_SAMPLE and n_draws < 1:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
         means, factors, log_norm = self._kernel_args(params, X.dtype)
-        stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
+        stats = GaussianStats.zeros(means.astype(np.float64), self.moments_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         loglik, weight, fingerprint = accumulate_gaussian(
             X, weights, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx
@@ -151,46 +201,80 @@ class GaussianFamily:
 
     # -- M-step ---------------------------------------------------------------------
     def objective(self, stats, params):
-        """The objective EM raises: the log-likelihood per unit of sample weight."""
-        return stats.loglik / stats.weight
+        """The objective EM raises, per unit of sample weight: the log-likelihood, plus
+        the log-density of the prior at ``params`` under MAP-EM."""
+        if self.prior is None:
+            return stats.loglik / stats.weight
+        return (stats.loglik + self.prior.log_density(params)) / stats.weight
 
     def m_step(self, stats, previous=None, update=None):
-        """Parameters that maximise the expected log-likelihood given ``stats``.
+        """Parameters that maximise the expected log-likelihood (plus the log prior
+        under MAP-EM) given ``stats``.
 
         With ``update`` a subset of ``PARAMETER_GROUPS`` ("weights", "means",
-        "covariances"; None for all), only those groups are maximised and the others are taken from
-        ``previous``, the parameters the statistics were taken under (a conditional
-        M-step: ECM, and k-means, which moves the means only).  Covariances are
-        maximised about the new means, or about the held ones, and get ``reg_covar`` on
-        their diagonal.
+        "covariances"; None for all), only those groups are maximised and the others are
+        taken from ``previous``, the parameters the statistics were taken under (a
+        conditional M-step: ECM, and k-means, which moves the means only).  Groups in
+        ``fixed`` are never maximised.  Covariances are maximised about the new means,
+        or about the held ones, and get ``reg_covar`` on their diagonal.
         """
         update = PARAMETER_GROUPS if update is None else update
+        update = [group for group in update if group not in self.fixed]
+        prior = self.prior
         nk = stats.nk + EMPTY_COUNT  # keeps empty components finite
         if "weights" in update:
-            weights = mixing_weights(stats.nk)
+            weights = mixing_weights(stats.nk) if prior is None else prior.weights_mode(stats.nk)
         else:
-            weights = previous.weights
+            weights = self.fixed.get("weights", previous.weights if previous is not None else None)
+        sample_offset = stats.sx / nk[:, None]  # each component's sample mean, about the shift
         if "means" in update:
-            offset = stats.sx / nk[:, None]
+            offset = sample_offset if prior is None else prior.means_offset(stats.sx, nk, stats.shift)
             means = stats.shift + offset
-        else:  # moments are about previous.means (the shift): no offset to remove
-            offset = np.zeros_like(stats.sx)
-            means = previous.means
-        if "covariances" not in update:
-            return GaussianParams(weights, means, previous.covariances, previous.precisions_cholesky)
-        if self.covariance_type == "full":
-            covariances = stats.sxx / nk[:, None, None] - offset[:, :, None] * offset[:, None, :]
-            covariances = 0.5 * (covariances + covariances.transpose(0, 2, 1))
-            n_features = means.shape[1]
-            covariances[:, np.arange(n_features), np.arange(n_features)] += self.reg_covar
         else:
-            covariances = stats.sxx / nk[:, None] - offset**2 + self.reg_covar
+            means = self.fixed["means"] if "means" in self.fixed else previous.means
+            offset = means - stats.shift
+        if "covariances" not in update:
+            if "covariances" in self.fixed:
+                covariances, precisions_cholesky = self.fixed["covariances"]
+            else:
+                covariances, precisions_cholesky = previous.covariances, previous.precisions_cholesky
+            return GaussianParams(weights, means, covariances, precisions_cholesky, self.covariance_type)
+        # Spread about the chosen means per unit weight: the spread about the sample
+        # mean plus the squared distance of the two (0 when the means are the sample's).
+        gap = sample_offset - offset
+        if self.moments_type == "full":
+            spread = stats.sxx / nk[:, None, None] - _outer(sample_offset, sample_offset) + _outer(gap, gap)
+        else:
+            spread = stats.sxx / nk[:, None] - sample_offset**2 + gap**2
+        covariances = self._covariances_step(spread, nk, means)
         return GaussianParams(
             weights=weights,
             means=means,
             covariances=covariances,
             precisions_cholesky=self.precisions_cholesky_from_covariances(covariances),
+            covariance_type=self.covariance_type,
         )
+
+    def _covariances_step(self, spread, nk, means):
+        """This type's covariances from each component's spread about its mean (per unit
+        weight), with ``reg_covar`` added; the posterior mode under a prior."""
+        kind = self.covariance_type
+        if self.prior is not None:
+            covariances = self.prior.covariances_mode(kind, spread, nk, means)
+        elif kind == "full":
+            covariances = spread
+        elif kind == "tied":
+            covariances = np.tensordot(nk, spread, axes=1) / nk.sum()
+        elif kind == "diag":
+            covariances = spread
+        else:
+            covariances = spread.mean(axis=1)
+        if kind in ("full", "tied"):
+            covariances = 0.5 * (covariances + np.swapaxes(covariances, -1, -2))
+            diagonal = np.arange(means.shape[1])
+            covariances[..., diagonal, diagonal] += self.reg_covar
+            return covariances
+        return covariances + self.reg_covar
 
     # -- unconstrained form (for over-relaxed steps and SQUAREM) ---------------------
     def to_vector(self, params):
@@ -198,10 +282,10 @@ class GaussianFamily:
         precision Cholesky factors with the log of their diagonal.  Any vector maps back
         to valid parameters, so extrapolated steps stay valid."""
         factors = params.precisions_cholesky
-        if factors.ndim == 3:
+        if self.moments_type == "full":
+            factors = _as_stack(factors, self.covariance_type).copy()
             n_features = factors.shape[1]
             upper = np.triu_indices(n_features)
-            factors = factors.copy()
             diagonal = np.arange(n_features)
             factors[:, diagonal, diagonal] = np.log(factors[:, diagonal, diagonal])
             factor_part = factors[:, upper[0], upper[1]]
@@ -210,29 +294,37 @@ class GaussianFamily:
         return np.concatenate([weights_to_vector(params.weights), params.means.ravel(), factor_part.ravel()])
 
     def from_vector(self, vector, like):
-        """Inverse of ``to_vector``; ``like`` gives the shapes."""
+        """Inverse of ``to_vector``; ``like`` gives the shapes.  Fixed groups come back
+        exactly as they are held."""
         n_components, n_features = like.means.shape
         weights = weights_from_vector(vector[:n_components])
         n_means = n_components * n_features
-        means = vector[n_components:n_components + n_means].reshape(n_components, n_features)
+        means = vector[n_components:n_components + n_means].reshape(n_components, n_features).copy()
         rest = vector[n_components + n_means:]
-        if self.covariance_type == "full":
+        if self.moments_type == "full":
+            n_factors = 1 if self.covariance_type == "tied" else n_components
             upper = np.triu_indices(n_features)
-            factors = np.zeros((n_components, n_features, n_features))
-            factors[:, upper[0], upper[1]] = rest.reshape(n_components, -1)
+            factors = np.zeros((n_factors, n_features, n_features))
+            factors[:, upper[0], upper[1]] = rest.reshape(n_factors, -1)
             diagonal = np.arange(n_features)
             factors[:, diagonal, diagonal] = np.exp(factors[:, diagonal, diagonal])
+            if self.covariance_type == "tied":
+                factors = factors[0]
         else:
-            factors = np.exp(rest.reshape(n_components, n_features))
+            factors = np.exp(rest.reshape(like.precisions_cholesky.shape))
         covariances = self.covariances_from_precisions_cholesky(factors)
-        return GaussianParams(weights, means.copy(), covariances, factors)
+        weights = self.fixed.get("weights", weights)
+        means = self.fixed.get("means", means)
+        covariances, factors = self.fixed.get("covariances", (covariances, factors))
+        return GaussianParams(weights, means, covariances, factors, self.covariance_type)
 
     # -- conversions ----------------------------------------------------------------
     def precisions_cholesky_from_covariances(self, covariances):
-        if self.covariance_type == "full":
-            chol = _cholesky_per_component(covariances, "covariance", self.reg_covar)
-            return _upper_inverse_transpose(chol)
-        bad = np.flatnonzero(~(covariances > 0).all(axis=1))
+        if self.moments_type == "full":
+            chol = _cholesky_per_component(_as_stack(covariances, self.covariance_type), "covariance", self.reg_covar)
+            upper = _upper_inverse_transpose(chol)
+            return upper[0] if self.covariance_type == "tied" else upper
+        bad = np.flatnonzero(~(covariances > 0).reshape(covariances.shape[0], -1).all(axis=1))
         if bad.size:
             raise ComponentError(_not_pd_message(bad[0], "covariance", self.reg_covar))
         return 1.0 / np.sqrt(covariances)
@@ -240,41 +332,59 @@ class GaussianFamily:
     def precisions_cholesky_from_precisions(self, precisions):
         """Upper factors ``U`` with ``precisions = U @ U.T`` (via the exchange matrix J:
         the lower Cholesky factor of ``J P J``, flipped back, is upper triangular)."""
-        if self.covariance_type == "full":
-            flipped = precisions[:, ::-1, ::-1]
-            chol = _cholesky_per_component(flipped, "precisions_init", self.reg_covar)
-            return np.ascontiguousarray(chol[:, ::-1, ::-1])
+        if self.moments_type == "full":
+            flipped = _as_stack(precisions, self.covariance_type)[:, ::-1, ::-1]
+            chol = np.ascontiguousarray(_cholesky_per_component(flipped, "precisions_init", self.reg_covar)[:, ::-1, ::-1])
+            return chol[0] if self.covariance_type == "tied" else chol
         return np.sqrt(precisions)
 
     def covariances_from_precisions_cholesky(self, prec_chol):
-        if self.covariance_type == "full":
-            inv_upper = np.linalg.solve(prec_chol, _eye_like(*prec_chol.shape[:2]))
-            return inv_upper.transpose(0, 2, 1) @ inv_upper
+        if self.moments_type == "full":
+            stack = _as_stack(prec_chol, self.covariance_type)
+            inv_upper = np.linalg.solve(stack, _eye_like(*stack.shape[:2]))
+            covariances = inv_upper.transpose(0, 2, 1) @ inv_upper
+            return covariances[0] if self.covariance_type == "tied" else covariances
         return 1.0 / prec_chol**2
 
     def identity_params(self, means):
         """Equal weights, the given means and unit covariances (used by k-means)."""
         n_components, n_features = means.shape
-        if self.covariance_type == "full":
-            unit = np.array(_eye_like(n_components, n_features))
+        shape = {
+            "full": (n_components, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_components, n_features),
+            "spherical": (n_components,),
+        }[self.covariance_type]
+        if self.moments_type == "full":
+            unit = np.array(np.broadcast_to(np.eye(n_features), shape))
         else:
-            unit = np.ones((n_components, n_features))
-        return GaussianParams(np.full(n_components, 1.0 / n_components), means, unit, unit.copy())
+            unit = np.ones(shape)
+        weights = np.full(n_components, 1.0 / n_components)
+        return GaussianParams(weights, means, unit, unit.copy(), self.covariance_type)
 
-    @staticmethod
-    def log_det_precisions_cholesky(prec_chol):
-        if prec_chol.ndim == 3:
+    def log_det_precisions_cholesky(self, prec_chol, n_components, n_features):
+        """log det of each component's precision factor, shape (n_components,)."""
+        kind = self.covariance_type
+        if kind == "full":
             return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-        return np.log(prec_chol).sum(axis=1)
+        if kind == "tied":
+            return np.full(n_components, np.log(np.diagonal(prec_chol)).sum())
+        if kind == "diag":
+            return np.log(prec_chol).sum(axis=1)
+        return n_features * np.log(prec_chol)
 
     # -- model size and sampling ----------------------------------------------------
     def n_parameters(self, params):
+        """Free parameters: scikit-learn's count, less the groups held fixed."""
         n_components, n_features = params.means.shape
-        if self.covariance_type == "full":
-            cov_params = n_components * n_features * (n_features + 1) // 2
-        else:
-            cov_params = n_components * n_features
-        return cov_params + n_components * n_features + n_components - 1
+        cov_params = {
+            "full": n_components * n_features * (n_features + 1) // 2,
+            "tied": n_features * (n_features + 1) // 2,
+            "diag": n_components * n_features,
+            "spherical": n_components,
+        }[self.covariance_type]
+        counts = {"weights": n_components - 1, "means": n_components * n_features, "covariances": cov_params}
+        return sum(count for group, count in counts.items() if group not in self.fixed)
 
     def sample(self, params, n_samples, rng):
         """``n_samples`` draws and their component labels, using the RandomState ``rng``."""
@@ -285,6 +395,8 @@ class GaussianFamily:
             z = rng.standard_normal(size=(count, n_features))
             if self.covariance_type == "full":
                 blocks.append(params.means[k] + z @ np.linalg.cholesky(params.covariances[k]).T)
+            elif self.covariance_type == "tied":
+                blocks.append(params.means[k] + z @ np.linalg.cholesky(params.covariances).T)
             else:
                 blocks.append(params.means[k] + z * np.sqrt(params.covariances[k]))
         labels = np.repeat(np.arange(len(counts), dtype=np.int64), counts)

@@ -113,7 +113,7 @@ class BernoulliMixture(MixtureBase):
             init_params=check_option(self.init_params, "init_params", owner, BERNOULLI_INIT_METHODS),
         )
 
-    def _make_family(self, settings):
+    def _make_family(self, settings, source, continuing=False):
         return BernoulliFamily(settings["alpha"], settings["beta"])
 
     def _start_function(self, family, settings, n_features):

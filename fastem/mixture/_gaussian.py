@@ -3,8 +3,9 @@
 import numpy as np
 
 from .._validation import check_data, check_float, check_init_array, check_option, check_weights_init
-from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily, GaussianParams
-from ..init import INIT_METHODS, initial_params
+from ..families.gaussian import COVARIANCE_TYPES, PARAMETER_GROUPS, GaussianFamily, GaussianParams
+from ..families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, needs_data, resolve_prior
+from ..init import INIT_METHODS, data_moments, initial_params
 from ._mixture import MixtureBase
 
 
@@ -21,9 +22,10 @@ class GaussianMixture(MixtureBase):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "diag"}, default="full"
-        "full": each component has its own covariance matrix; "diag": its own diagonal
-        covariance.  ("spherical" and "tied" are not available yet.)
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        "full": each component has its own covariance matrix; "tied": all components
+        share one covariance matrix; "diag": each has its own diagonal covariance;
+        "spherical": each has its own single variance.
     tol : float, default=1e-3
         EM stops when the mean log-likelihood per sample changes by less than ``tol``.
     reg_covar : float, default=1e-6
@@ -69,8 +71,38 @@ class GaussianMixture(MixtureBase):
     weights_init, means_init, precisions_init : array-like, default=None
         User-given starting weights (n_components,), means (n_components, n_features)
         and precisions ((n_components, n_features, n_features) for "full",
-        (n_components, n_features) for "diag"); each one given replaces its part of the
+        (n_features, n_features) for "tied", (n_components, n_features) for "diag",
+        (n_components,) for "spherical"); each one given replaces its part of the
         data-driven start.
+    fixed_params : collection of {"weights", "means", "covariances"}, default=None
+        Parameter groups held at their starting values, exactly, while EM updates the
+        rest; each needs its ``*_init`` ("covariances": ``precisions_init``), and
+        ``reg_covar`` is not added to a held covariance.  ``bic`` and ``aic`` count
+        only the free parameters.  With spherical covariances ``eps * I`` and equal
+        weights held, ``algorithm="hard"`` from ``means_init`` is k-means.
+    prior : {None, "conjugate"}, default=None
+        None: maximum likelihood.  "conjugate": MAP-EM under the conjugate prior of
+        Fraley and Raftery (2007), the prior mclust uses: a Dirichlet prior on the
+        weights, a normal prior on each mean given its covariance and an
+        inverse-Wishart (full, tied) or inverse-gamma (diag, spherical) prior on the
+        covariances.  The M-step takes the posterior mode, ``lower_bound_`` and
+        ``lower_bounds_`` hold the log-likelihood plus the log prior per unit of
+        sample weight (never decreasing), while ``score``, ``score_samples``, ``bic``
+        and ``aic`` stay the plain likelihood.  It keeps components from collapsing.
+        The defaults of the parts below need one extra pass over the data.
+    weight_concentration_prior : float >= 1, default=None
+        The Dirichlet's alpha (None: 1, which leaves the weights at maximum likelihood);
+        the weights become ``(N_k + alpha - 1) / (N + K (alpha - 1))``.
+    mean_precision_prior : float > 0, default=None
+        kappa, the prior's weight on ``mean_prior`` in units of samples (None: 0.01).
+    mean_prior : array-like of shape (n_features,), default=None
+        The prior mean of the means (None: the data's weighted mean).
+    degrees_of_freedom_prior : float, default=None
+        nu (None: n_features + 2); more than n_features - 1 for "full" and "tied".
+    covariance_prior : array-like or float, default=None
+        Lambda, the prior's scale: (n_features, n_features) for "full" and "tied",
+        (n_features,) for "diag", a float for "spherical".  None: with S the data's
+        covariance, ``S / K**(2/D)``, its diagonal, or ``trace(S) / D / K**(2/D)``.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and :meth:`sample`.
     warm_start : bool, default=False
@@ -112,6 +144,8 @@ class GaussianMixture(MixtureBase):
         (``lower_bounds_`` then holds each chunk's mean log-likelihood under the
         parameters it was given to).
     n_features_in_ : int
+    weight_concentration_prior_, mean_precision_prior_, mean_prior_, degrees_of_freedom_prior_, covariance_prior_
+        With ``prior="conjugate"``: the prior the fit used, defaults resolved.
     """
 
     def __init__(
@@ -131,6 +165,13 @@ class GaussianMixture(MixtureBase):
         weights_init=None,
         means_init=None,
         precisions_init=None,
+        fixed_params=None,
+        prior=None,
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -152,6 +193,13 @@ class GaussianMixture(MixtureBase):
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.fixed_params = fixed_params
+        self.prior = prior
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -165,13 +213,58 @@ class GaussianMixture(MixtureBase):
     # -- what MixtureBase needs -----------------------------------------------------
     def _checked_family_settings(self, owner):
         return dict(
-            covariance_type=_check_covariance_type(self.covariance_type, owner),
+            covariance_type=check_option(self.covariance_type, "covariance_type", owner, COVARIANCE_TYPES),
             reg_covar=check_float(self.reg_covar, "reg_covar", owner, 0.0),
             init_params=check_option(self.init_params, "init_params", owner, INIT_METHODS),
+            fixed_params=self._checked_fixed_params(owner),
+            prior=check_prior_settings(self.prior, {name: getattr(self, name) for name in PRIOR_PARAMETERS}, owner),
         )
 
-    def _make_family(self, settings):
-        return GaussianFamily(settings["covariance_type"], settings["reg_covar"])
+    def _checked_fixed_params(self, owner):
+        if self.fixed_params is None:
+            return ()
+        groups = [self.fixed_params] if isinstance(self.fixed_params, str) else list(self.fixed_params)
+        for group in groups:
+            if group not in PARAMETER_GROUPS:
+                raise ValueError(
+                    f"The 'fixed_params' parameter of {owner} holds {group!r}; it may hold "
+                    f"{', '.join(repr(g) for g in PARAMETER_GROUPS)}."
+                )
+            source = {"weights": "weights_init", "means": "means_init", "covariances": "precisions_init"}[group]
+            if getattr(self, source) is None:
+                raise ValueError(
+                    f"fixed_params holds {group!r} but {source} is None; give the values to hold in {source}."
+                )
+        return tuple(group for group in PARAMETER_GROUPS if group in groups)
+
+    def _make_family(self, settings, source, continuing=False):
+        kind = settings["covariance_type"]
+        family = GaussianFamily(kind, settings["reg_covar"])
+        n_components, n_features = settings["n_components"], source.n_features
+        if settings["prior"] is not None:
+            if continuing and hasattr(self, "mean_prior_"):  # online EM keeps the prior it started with
+                settings = dict(settings, prior={name: getattr(self, name + "_") for name in PRIOR_PARAMETERS})
+            moments = data_moments(source, n_components) if needs_data(settings["prior"]) else (None, None)
+            family.prior = resolve_prior(settings["prior"], kind, n_components, n_features, *moments)
+        if settings["fixed_params"]:
+            weights, means, prec_chol = self._checked_user_init(family, n_components, n_features)
+            held = {"weights": weights, "means": means}
+            if prec_chol is not None:
+                held["covariances"] = (family.covariances_from_precisions_cholesky(prec_chol), prec_chol)
+            family.fixed = {group: held[group] for group in settings["fixed_params"]}
+        return family
+
+    def _family_attributes(self, family):
+        prior = family.prior
+        if prior is None:
+            return {}
+        return dict(
+            weight_concentration_prior_=prior.weight_concentration,
+            mean_precision_prior_=prior.mean_precision,
+            mean_prior_=prior.mean,
+            degrees_of_freedom_prior_=prior.degrees_of_freedom,
+            covariance_prior_=prior.covariance if prior.covariance.ndim else float(prior.covariance),
+        )
 
     def _start_function(self, family, settings, n_features):
         user_init = self._checked_user_init(family, settings["n_components"], n_features)
@@ -190,14 +283,15 @@ class GaussianMixture(MixtureBase):
     def _start(self, source, family, user_init, rng, settings):
         """Starting parameters: data-driven unless the user gave all three parts."""
         weights, means, prec_chol = user_init
+        kind = family.covariance_type
         if weights is None or means is None or prec_chol is None:
             data = initial_params(source, family, settings["n_components"], settings["init_params"], rng)
             weights = data.weights if weights is None else weights
             means = data.means if means is None else means
             if prec_chol is None:
-                return GaussianParams(weights, means, data.covariances, data.precisions_cholesky)
+                return GaussianParams(weights, means, data.covariances, data.precisions_cholesky, kind)
         covariances = family.covariances_from_precisions_cholesky(prec_chol)
-        return GaussianParams(weights, means, covariances, prec_chol)
+        return GaussianParams(weights, means, covariances, prec_chol, kind)
 
     def _checked_user_init(self, family, n_components, n_features):
         """(weights, means, precisions_cholesky) from the *_init parameters, None where absent."""
@@ -209,15 +303,20 @@ class GaussianMixture(MixtureBase):
                 self.means_init, "means_init", (n_components, n_features), "(n_components, n_features)"
             )
         if self.precisions_init is not None:
-            if family.covariance_type == "full":
-                shape, text = (n_components, n_features, n_features), "(n_components, n_features, n_features)"
-            else:
-                shape, text = (n_components, n_features), "(n_components, n_features)"
+            kind = family.covariance_type
+            shape, text = {
+                "full": ((n_components, n_features, n_features), "(n_components, n_features, n_features)"),
+                "tied": ((n_features, n_features), "(n_features, n_features)"),
+                "diag": ((n_components, n_features), "(n_components, n_features)"),
+                "spherical": ((n_components,), "(n_components,)"),
+            }[kind]
             precisions = check_init_array(self.precisions_init, "precisions_init", shape, text)
-            if family.covariance_type == "full":
-                asymmetric = ~np.isclose(precisions, precisions.transpose(0, 2, 1)).all(axis=(1, 2))
+            if kind in ("full", "tied"):
+                stack = precisions[None] if kind == "tied" else precisions
+                asymmetric = ~np.isclose(stack, stack.transpose(0, 2, 1)).all(axis=(1, 2))
                 if asymmetric.any():
-                    raise ValueError(f"precisions_init[{np.flatnonzero(asymmetric)[0]}] is not symmetric.")
+                    where = "" if kind == "tied" else f"[{np.flatnonzero(asymmetric)[0]}]"
+                    raise ValueError(f"precisions_init{where} is not symmetric.")
             elif (precisions <= 0).any():
                 raise ValueError(
                     f"precisions_init must be positive; component "
@@ -228,24 +327,26 @@ class GaussianMixture(MixtureBase):
 
     # -- using the fitted model -----------------------------------------------------
     def _fitted_params(self):
-        return GaussianParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+        kind = self._fitted_covariance_type()
+        return GaussianParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_, kind)
+
+    def _fitted_covariance_type(self):
+        """The type of the fitted parameters, read from their shapes (covariance_type may
+        have been set since); where diag and tied shapes agree (n_components equal to
+        n_features), covariance_type decides."""
+        factors = self.precisions_cholesky_
+        if factors.ndim == 2 and factors.shape[0] == factors.shape[1] == self.means_.shape[0]:
+            return "tied" if self.covariance_type == "tied" else "diag"
+        return GaussianParams(self.weights_, self.means_, self.covariances_, factors).covariance_type
 
     def _fitted_family(self):
-        # the family follows the fitted parameters, not covariance_type, which may have been set since
-        return GaussianFamily("full" if self.precisions_cholesky_.ndim == 3 else "diag", self.reg_covar)
+        family = GaussianFamily(self._fitted_covariance_type(), self.reg_covar)
+        # what bic and aic count: the groups the fit held are not free parameters
+        family.fixed = dict.fromkeys(self._checked_fixed_params(type(self).__name__))
+        return family
 
     def save(self, path):
         """Write the fitted model to ``path`` (.npz, readable with ``fastem.load``)."""
         from ..persistence import save_model
 
         save_model(self, path)
-
-
-def _check_covariance_type(value, owner):
-    if value in ("spherical", "tied"):
-        raise ValueError(
-            f"covariance_type={value!r} is not supported yet; {owner} supports "
-            f"{' and '.join(repr(t) for t in COVARIANCE_TYPES)}."
-        )
-    return check_option(value, "covariance_type", owner, COVARIANCE_TYPES)
-

@@ -90,6 +90,10 @@ class MixtureBase(EstimatorBase):
         """Fit, then return the most probable component of each row of ``X``."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
+    def _family_attributes(self, family):
+        """Fitted attributes that come from the family rather than its parameters."""
+        return {}
+
     def _is_fitted(self):
         return hasattr(self, self._FITTED_ATTRIBUTE)
 
@@ -124,7 +128,7 @@ class MixtureBase(EstimatorBase):
         n_features = source.n_features
         if source.n_samples is not None:
             check_enough_rows(source.n_samples, n_components)
-        family = self._make_family(settings)
+        family = self._make_family(settings, source)
         start = self._start_function(family, settings, n_features)
         rng = check_random_state(self.random_state)
 
@@ -161,6 +165,7 @@ class MixtureBase(EstimatorBase):
                 stacklevel=4,  # the caller of fit
             )
         fitted = self._params_attributes(best.params)
+        fitted.update(self._family_attributes(family))
         fitted.update(
             converged_=best.converged,
             n_iter_=best.n_iter,
@@ -210,7 +215,7 @@ class MixtureBase(EstimatorBase):
         fitted = self._is_fitted()
         X = self._checked_data(X, self.n_features_in_ if fitted else None)
         source = ArraySource(X, check_sample_weight(sample_weight, X.shape[0]), settings["n_threads"])
-        family = self._make_family(settings)
+        family = self._make_family(settings, source, continuing=fitted)
         if fitted:
             params, state = self._fitted_params(), getattr(self, "_stepwise_", None)  # None after fit
             history = list(self.lower_bounds_) if state is not None else []
@@ -225,6 +230,7 @@ class MixtureBase(EstimatorBase):
             eta = step_size(state.n_updates - 1, settings["learning_decay"])
             print(f"  step {state.n_updates:5d}  {X.shape[0]} rows  log-likelihood {objective: .8g}  step size {eta:.4f}")
         attributes = self._params_attributes(stepwise_params(family, state, params))
+        attributes.update(self._family_attributes(family))
         attributes.update(
             _stepwise_=state,
             n_steps_=state.n_updates,
