@@ -113,7 +113,8 @@ def check_int(value, name, owner, low, high=None):
 def check_float(value, name, owner, low, high=None, low_open=False):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise _range_error(value, name, owner, "a float", low, high, low_open)
-    if (value <= low if low_open else value < low) or (high is not None and value > high):
+    # written so that NaN, for which every comparison is False, fails the range test
+    if not (value > low if low_open else value >= low) or (high is not None and not value <= high):
         raise _range_error(value, name, owner, "a float", low, high, low_open)
     return float(value)
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 FORMAT_VERSION = 1
-_ARRAY_PARAMS = ("weights_init", "means_init", "precisions_init")
+_ARRAY_PARAMS = ("weights_init", "means_init", "precisions_init", "mean_prior", "covariance_prior")
 _ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_", "lower_bounds_")
 _SCALARS = ("converged_", "n_iter_", "n_passes_", "lower_bound_", "n_features_in_")
 

@@ -206,12 +206,12 @@ def make_weights(n_samples=N_SAMPLES, seed=1):
     return w
 
 
-def start_params(X, kind):
+def start_params(X, kind, n_components=N_COMPONENTS):
     """A start (weights, means, covariances) in ``kind``'s shapes, away from the fit."""
     rng = np.random.default_rng(7)
-    K, D = N_COMPONENTS, N_FEATURES
-    weights = np.array([0.2, 0.3, 0.5])
-    means = np.asarray(X[[0, 80, 160]], dtype=np.float64) + 0.1
+    K, D = n_components, N_FEATURES
+    weights = np.array([0.2, 0.3, 0.5])[-K:] / np.array([0.2, 0.3, 0.5])[-K:].sum()
+    means = np.asarray(X[[0, 80, 160][:K]], dtype=np.float64) + 0.1
     a = rng.normal(size=(K, D, D))
     full = a @ a.transpose(0, 2, 1) / D + 0.5 * np.eye(D)
     covariances = {
@@ -271,7 +271,8 @@ def test_one_iteration_matches_reference(kind, given, weighted):
     else:
         kwargs, prior = {}, ref_default_prior(X, w, kind, N_COMPONENTS)
     gm = GaussianMixture(
-        N_COMPONENTS, covariance_type=kind, prior="conjugate", max_iter=1, tol=0.0, **init_kwargs(start, kind), **kwargs
+        N_COMPONENTS, covariance_type=kind, prior="conjugate", max_iter=1, tol=0.0,
+        **init_kwargs(start, kind), **kwargs,
     ).fit(X, sample_weight=w)
 
     resp, _, _ = ref_estep(X, w, *start, kind)
@@ -290,7 +291,8 @@ def test_one_iteration_float32_matches_reference(kind):
     start = start_params(X, kind)
     kwargs, prior = user_prior(kind)
     gm = GaussianMixture(
-        N_COMPONENTS, covariance_type=kind, prior="conjugate", max_iter=1, tol=0.0, **init_kwargs(start, kind), **kwargs
+        N_COMPONENTS, covariance_type=kind, prior="conjugate", max_iter=1, tol=0.0,
+        **init_kwargs(start, kind), **kwargs,
     ).fit(X, sample_weight=w)
     resp, _, _ = ref_estep(X, w, *start, kind)
     expected = ref_map_step(X, w, resp, kind, prior, reg_covar=1e-6)
@@ -432,17 +434,21 @@ def test_given_prior_is_kept_as_given():
 
 
 # -- 4. the objective --------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
-def test_em_history_matches_reference_em(kind):
+@pytest.mark.parametrize(
+    "kind, n_components", [(kind, N_COMPONENTS) for kind in KINDS] + [("full", 2), ("tied", 2)]
+)
+def test_em_history_matches_reference_em(kind, n_components):
     """lower_bounds_[i] is the objective of the parameters entering iteration i; the fit
-    holds the parameters after the last M-step; score stays the plain likelihood."""
+    holds the parameters after the last M-step; score, score_samples and bic stay the
+    plain likelihood.  (Tied with as many components as features and with fewer: the two
+    shapes of its factor.)"""
     X = make_data()
     w = make_weights()
-    start = start_params(X, kind)
+    start = start_params(X, kind, n_components)
     kwargs, prior = user_prior(kind)
     n_iter = 6
     gm = GaussianMixture(
-        N_COMPONENTS, covariance_type=kind, prior="conjugate", max_iter=n_iter, tol=0.0,
+        n_components, covariance_type=kind, prior="conjugate", max_iter=n_iter, tol=0.0,
         **init_kwargs(start, kind), **kwargs,
     ).fit(X, sample_weight=w)
 
@@ -459,12 +465,39 @@ def test_em_history_matches_reference_em(kind):
     assert_allclose(gm.score(X, sample_weight=w), loglik / weight, rtol=1e-10)
     _, loglik, _ = ref_estep(X, None, *params, kind)
     assert_allclose(gm.score(X), loglik / N_SAMPLES, rtol=1e-10)
-    full = as_full(params[2], kind, N_COMPONENTS, N_FEATURES)
-    joint = ref_log_joint(X, params[0], params[1], full)
+    joint = ref_log_joint(X, params[0], params[1], as_full(params[2], kind, n_components, N_FEATURES))
     top = joint.max(axis=1)
     assert_allclose(gm.score_samples(X), top + np.log(np.exp(joint - top[:, None]).sum(axis=1)), rtol=1e-10)
-    n_parameters = {"full": 3 * 6, "tied": 6, "diag": 3 * 3, "spherical": 3}[kind] + 2 + 3 * 3
+    K, D = n_components, N_FEATURES
+    covariance_count = {"full": K * D * (D + 1) // 2, "tied": D * (D + 1) // 2, "diag": K * D, "spherical": K}
+    n_parameters = covariance_count[kind] + K - 1 + K * D
     assert_allclose(gm.bic(X), -2 * loglik + n_parameters * np.log(N_SAMPLES), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("fixed", ["means", "covariances"])
+def test_fixed_parameters_with_the_prior(kind, fixed):
+    """Held means: the covariances are the mode given them (about the held means); held
+    covariances: the weights and means are their modes, the covariances stay as given
+    (no reg_covar).  The log prior still counts every group."""
+    X = make_data()
+    w = make_weights()
+    start = start_params(X, kind)
+    kwargs, prior = user_prior(kind)
+    gm = GaussianMixture(
+        N_COMPONENTS, covariance_type=kind, prior="conjugate", max_iter=1, tol=0.0, fixed_params=[fixed],
+        **init_kwargs(start, kind), **kwargs,
+    ).fit(X, sample_weight=w)
+    resp, _, _ = ref_estep(X, w, *start, kind)
+    weights, means, covariances = ref_map_step(X, w, resp, kind, prior, 1e-6)
+    if fixed == "means":
+        means = start[1]
+        covariances = ref_map_step(X, w, resp, kind, prior, 1e-6, held=(weights, means))[2]
+        assert_array_equal(gm.means_, start[1])
+    else:
+        covariances = start[2]
+    assert_params_close(fitted_params(gm), (weights, means, covariances), 1e-10, f"fixed {fixed}")
+    assert_allclose(gm.lower_bound_, ref_objective(X, w, start, kind, prior), rtol=1e-10)
 
 
 VARIANTS = {
@@ -503,11 +536,12 @@ def test_objective_never_decreases(kind, variant):
 
 # -- 5. no collapse ----------------------------------------------------------------------------
 def collapsing_data():
-    """A cloud of 150 points and, far from it, three collinear points repeated 10 times:
-    the component started on them has, under maximum likelihood, a singular covariance."""
+    """A cloud of 150 points and, far from it, three points on a line parallel to an axis,
+    each repeated 10 times: the component started on them has, under maximum likelihood,
+    a singular covariance (full) or a zero variance (diag)."""
     rng = np.random.default_rng(5)
     cloud = rng.standard_normal((150, 2))
-    line = np.repeat(np.array([[8.0, 8.0], [9.0, 9.0], [10.0, 10.0]]), 10, axis=0)
+    line = np.repeat(np.array([[9.0, 8.0], [9.0, 9.0], [9.0, 10.0]]), 10, axis=0)
     return np.ascontiguousarray(np.vstack([cloud, line]))
 
 
@@ -603,6 +637,26 @@ def test_dask_data_gives_the_in_memory_fit(kind):
     assert_same_fit(actual, desired)
 
 
+@pytest.mark.parametrize("kind", ["full", "diag"])
+def test_online_em_keeps_the_prior_of_its_first_chunk(kind):
+    """partial_fit: the first chunk from a given start is one MAP-EM iteration on it, with
+    the defaults taken from that chunk; later chunks keep that prior."""
+    X = make_data()
+    first, second = X[:120], X[120:]
+    start = start_params(X, kind)
+    gm = GaussianMixture(N_COMPONENTS, covariance_type=kind, prior="conjugate", **init_kwargs(start, kind))
+    gm.partial_fit(first)
+    prior = ref_default_prior(first, None, kind, N_COMPONENTS)
+    resp, _, _ = ref_estep(first, None, *start, kind)
+    assert_params_close(fitted_params(gm), ref_map_step(first, None, resp, kind, prior, 1e-6), 1e-10, "online")
+    assert_allclose(gm.mean_prior_, prior["mu_p"], rtol=1e-12)
+    assert_allclose(gm.covariance_prior_, prior["Lambda"], rtol=1e-12)
+    gm.partial_fit(second)
+    assert_allclose(gm.mean_prior_, prior["mu_p"], rtol=1e-12)
+    assert_allclose(gm.covariance_prior_, prior["Lambda"], rtol=1e-12)
+    assert gm.n_steps_ == 2
+
+
 # -- 7. errors ---------------------------------------------------------------------------------
 def error_cases():
     D = N_FEATURES
@@ -651,6 +705,17 @@ def error_cases():
         ("spherical", dict(prior="conjugate", covariance_prior=-1.0),
          "The 'covariance_prior' parameter of GaussianMixture must be a float in the range (0.0, inf). "
          "Got -1.0 instead."),
+        ("full", dict(prior="conjugate", weight_concentration_prior=np.nan),
+         "The 'weight_concentration_prior' parameter of GaussianMixture must be finite. Got nan instead."),
+        ("full", dict(prior="conjugate", mean_precision_prior=np.inf),
+         "The 'mean_precision_prior' parameter of GaussianMixture must be finite. Got inf instead."),
+        ("diag", dict(prior="conjugate", degrees_of_freedom_prior=np.inf),
+         "The 'degrees_of_freedom_prior' parameter of GaussianMixture must be finite. Got inf instead."),
+        ("spherical", dict(prior="conjugate", covariance_prior=np.nan),
+         "The 'covariance_prior' parameter of GaussianMixture must be finite. Got nan instead."),
+        ("full", dict(prior="conjugate", covariance_prior=1e-12 * asymmetric), "covariance_prior is not symmetric."),
+        ("diag", dict(prior="conjugate", covariance_prior=np.array([1.0, np.nan, 1.0])),
+         "covariance_prior contains NaN or inf."),
     ]
     return cases
 
@@ -665,6 +730,19 @@ def test_bad_prior_settings_raise_and_leave_the_model_unfitted(kind, params, mes
         gm.fit(X)
     assert not hasattr(gm, "means_")
     assert not hasattr(gm, "mean_prior_")
+
+
+def test_covariance_prior_with_rounding_asymmetry_is_symmetrised():
+    X = make_data()
+    a = np.random.default_rng(2).normal(size=(N_FEATURES, N_FEATURES))
+    scale = 1e-6 * (a @ a.T + np.eye(N_FEATURES))
+    scale[0, 1] *= 1 + 1e-14
+    gm = GaussianMixture(
+        N_COMPONENTS, prior="conjugate", covariance_prior=scale, max_iter=1,
+        **init_kwargs(start_params(X, "full"), "full"),
+    ).fit(X)
+    assert_array_equal(gm.covariance_prior_, gm.covariance_prior_.T)
+    assert_allclose(gm.covariance_prior_, scale, rtol=1e-13)
 
 
 # -- 8. estimator protocol -----------------------------------------------------------------------

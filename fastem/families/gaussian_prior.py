@@ -81,7 +81,11 @@ class ConjugatePrior:
 
     # -- log-density (the objective's prior term) --------------------------------------
     def log_density(self, params):
-        """log p(params) under the prior, normalised."""
+        """log p(params) under the prior, normalised.
+
+        A density over the covariances (not the precisions): the parametrisation whose
+        modes ``covariances_mode`` takes, so that each M-step raises the objective.
+        """
         return self._log_weights_density(params.weights) + self._log_component_density(params)
 
     def _log_weights_density(self, weights):
@@ -90,7 +94,8 @@ class ConjugatePrior:
             return math.lgamma(n_components)  # uniform on the simplex
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
-        return math.lgamma(n_components * alpha) - n_components * math.lgamma(alpha) + (alpha - 1.0) * log_weights.sum()
+        log_beta = n_components * math.lgamma(alpha) - math.lgamma(n_components * alpha)
+        return (alpha - 1.0) * log_weights.sum() - log_beta
 
     def _log_component_density(self, params):
         kind = params.covariance_type
@@ -118,10 +123,14 @@ class ConjugatePrior:
             )
             return float(log_means + log_wishart.sum())
         precisions = factors**2 if kind == "diag" else np.broadcast_to(factors[:, None] ** 2, gap.shape)
-        log_means = 0.5 * (math.log(kappa) - math.log(2 * math.pi) + np.log(precisions)) - 0.5 * kappa * precisions * gap**2
+        log_means = (
+            0.5 * (math.log(kappa) - math.log(2 * math.pi) + np.log(precisions)) - 0.5 * kappa * precisions * gap**2
+        )
         variances = 1.0 / factors**2  # (K, D) diag, (K,) spherical
         shape, rate = 0.5 * nu, 0.5 * scale
-        log_gamma = shape * np.log(rate) - math.lgamma(shape) - (shape + 1.0) * np.log(variances) - rate / variances
+        log_gamma = (
+            shape * np.log(rate) - math.lgamma(shape) - (shape + 1.0) * np.log(variances) - rate / variances
+        )
         return float(log_means.sum() + log_gamma.sum())
 
 
@@ -146,11 +155,6 @@ PRIOR_PARAMETERS = (
 )
 
 
-def needs_data(settings):
-    """Whether the prior's defaults need the data's mean and covariance."""
-    return settings["mean_prior"] is None or settings["covariance_prior"] is None
-
-
 def check_prior_settings(prior, values, owner):
     """The user's prior settings checked for what does not depend on the data: a dict
     of ``PRIOR_PARAMETERS`` (None where unset), or None for maximum likelihood."""
@@ -165,25 +169,31 @@ def check_prior_settings(prior, values, owner):
     if prior != "conjugate":
         raise ValueError(f"The 'prior' parameter of {owner} must be None or 'conjugate'. Got {prior!r} instead.")
     checked = dict(values)
-    if values["weight_concentration_prior"] is not None:
-        checked["weight_concentration_prior"] = check_float(
-            values["weight_concentration_prior"], "weight_concentration_prior", owner, 1.0
-        )
-    if values["mean_precision_prior"] is not None:
-        checked["mean_precision_prior"] = check_float(
-            values["mean_precision_prior"], "mean_precision_prior", owner, 0.0, low_open=True
-        )
-    if values["degrees_of_freedom_prior"] is not None:
-        checked["degrees_of_freedom_prior"] = check_float(
-            values["degrees_of_freedom_prior"], "degrees_of_freedom_prior", owner, 0.0, low_open=True
-        )
+    for name, low, low_open in (
+        ("weight_concentration_prior", 1.0, False),
+        ("mean_precision_prior", 0.0, True),
+        ("degrees_of_freedom_prior", 0.0, True),
+    ):
+        if values[name] is not None:
+            checked[name] = _check_finite_float(values[name], name, owner, low, low_open)
     return checked
 
 
-def resolve_prior(settings, covariance_type, n_components, n_features, data_mean=None, data_covariance=None):
+def _check_finite_float(value, name, owner, low, low_open=False):
+    """``check_float``, and finite: NaN passes its range test, and an infinite
+    concentration, precision or count makes the modes NaN, not an error."""
+    value = check_float(value, name, owner, low, low_open=low_open)
+    if not math.isfinite(value):
+        raise ValueError(f"The '{name}' parameter of {owner} must be finite. Got {value!r} instead.")
+    return value
+
+
+def resolve_prior(settings, covariance_type, n_components, n_features, data_moments=None):
     """The ``ConjugatePrior`` of checked ``settings`` (``check_prior_settings``) for data
-    of ``n_features`` features; ``data_mean`` (D,) and ``data_covariance`` (D, D) give
-    the defaults of ``mean_prior`` and ``covariance_prior``."""
+    of ``n_features`` features.  ``data_moments()`` returns the data's mean (D,) and
+    covariance (D, D), the defaults of ``mean_prior`` and ``covariance_prior``; it is
+    called only when one of them is unset, and after every given part is checked, so a
+    bad setting costs no pass over the data."""
     alpha = settings["weight_concentration_prior"]
     kappa = settings["mean_precision_prior"]
     nu = settings["degrees_of_freedom_prior"]
@@ -194,39 +204,51 @@ def resolve_prior(settings, covariance_type, n_components, n_features, data_mean
             f"degrees_of_freedom_prior must be greater than n_features - 1 = {n_features - 1} for "
             f"covariance_type={covariance_type!r} (an inverse-Wishart prior); got {nu:g}."
         )
-    if settings["mean_prior"] is None:
-        mean = np.array(data_mean, dtype=np.float64)
-    else:
+    mean = covariance = None
+    if settings["mean_prior"] is not None:
         mean = check_init_array(settings["mean_prior"], "mean_prior", (n_features,), "(n_features,)")
+    if settings["covariance_prior"] is not None:
+        covariance = _covariance_prior(settings["covariance_prior"], covariance_type, n_features)
+    if mean is None or covariance is None:
+        data_mean, data_covariance = data_moments()
+        if mean is None:
+            mean = np.array(data_mean, dtype=np.float64)
+        if covariance is None:
+            covariance = _default_covariance_prior(data_covariance, covariance_type, n_components, n_features)
     return ConjugatePrior(
         weight_concentration=1.0 if alpha is None else alpha,
         mean=mean,
         mean_precision=DEFAULT_MEAN_PRECISION if kappa is None else kappa,
         degrees_of_freedom=nu,
-        covariance=_covariance_prior(settings["covariance_prior"], covariance_type, n_components, n_features, data_covariance),
+        covariance=covariance,
     )
 
 
-def _covariance_prior(value, covariance_type, n_components, n_features, data_covariance):
-    """Lambda: the user's, checked, or the paper's default (the data covariance over
-    K^(2/D), reduced to the type's shape)."""
-    if value is None:
-        scaled = np.asarray(data_covariance, dtype=np.float64) / n_components ** (2.0 / n_features)
-        if covariance_type in ("full", "tied"):
-            return scaled
-        if covariance_type == "diag":
-            return np.diagonal(scaled).copy()
-        return np.array(np.trace(scaled) / n_features)
+def _default_covariance_prior(data_covariance, covariance_type, n_components, n_features):
+    """The paper's Lambda: the data covariance over K^(2/D), in the type's shape."""
+    scaled = np.asarray(data_covariance, dtype=np.float64) / n_components ** (2.0 / n_features)
+    if covariance_type in ("full", "tied"):
+        return scaled
+    if covariance_type == "diag":
+        return np.diagonal(scaled).copy()
+    return np.array(np.trace(scaled) / n_features)
+
+
+def _covariance_prior(value, covariance_type, n_features):
+    """The user's Lambda, checked for the type's shape."""
     if covariance_type == "spherical":
-        return np.array(check_float(value, "covariance_prior", "GaussianMixture", 0.0, low_open=True))
+        return np.array(_check_finite_float(value, "covariance_prior", "GaussianMixture", 0.0, low_open=True))
     if covariance_type == "diag":
         scale = check_init_array(value, "covariance_prior", (n_features,), "(n_features,)")
         if (scale <= 0).any():
             raise ValueError(f"covariance_prior must be positive; entry {np.flatnonzero(scale <= 0)[0]} is <= 0.")
         return scale
     scale = check_init_array(value, "covariance_prior", (n_features, n_features), "(n_features, n_features)")
-    if not np.allclose(scale, scale.T):
+    # allclose's tolerances with atol scaled to the matrix, so that the rounding of a
+    # float32 computation passes and a small scale is not symmetric by atol alone.
+    if not np.allclose(scale, scale.T, atol=1e-8 * np.abs(scale).max()):
         raise ValueError("covariance_prior is not symmetric.")
+    scale = 0.5 * (scale + scale.T)  # Cholesky reads one triangle; the density uses both
     try:
         np.linalg.cholesky(scale)
     except np.linalg.LinAlgError:

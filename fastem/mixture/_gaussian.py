@@ -4,7 +4,7 @@ import numpy as np
 
 from .._validation import check_data, check_float, check_init_array, check_option, check_weights_init
 from ..families.gaussian import COVARIANCE_TYPES, PARAMETER_GROUPS, GaussianFamily, GaussianParams
-from ..families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, needs_data, resolve_prior
+from ..families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, resolve_prior
 from ..init import INIT_METHODS, data_moments, initial_params
 from ._mixture import MixtureBase
 
@@ -136,7 +136,8 @@ class GaussianMixture(MixtureBase):
         variants.
     lower_bound_ : float
         Mean log-likelihood per sample of the best run, at its last iteration (for
-        "monte_carlo", at its best iterate).
+        "monte_carlo", at its best iterate); with ``prior="conjugate"``, the
+        log-likelihood plus the log prior, per unit of sample weight.
     lower_bounds_ : list of float
         That value at every iteration of the best run.
     n_steps_ : int
@@ -244,8 +245,9 @@ class GaussianMixture(MixtureBase):
         if settings["prior"] is not None:
             if continuing and hasattr(self, "mean_prior_"):  # online EM keeps the prior it started with
                 settings = dict(settings, prior={name: getattr(self, name + "_") for name in PRIOR_PARAMETERS})
-            moments = data_moments(source, n_components) if needs_data(settings["prior"]) else (None, None)
-            family.prior = resolve_prior(settings["prior"], kind, n_components, n_features, *moments)
+            family.prior = resolve_prior(
+                settings["prior"], kind, n_components, n_features, lambda: data_moments(source, n_components)
+            )
         if settings["fixed_params"]:
             weights, means, prec_chol = self._checked_user_init(family, n_components, n_features)
             held = {"weights": weights, "means": means}
