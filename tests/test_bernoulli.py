@@ -709,7 +709,7 @@ def test_wrong_number_of_features_at_predict():
         (dict(alpha="1"), "The 'alpha' parameter of BernoulliMixture must be a float in the range [1.0, inf). Got '1' instead."),
         (dict(init_params="k-means++"),
          "The 'init_params' parameter of BernoulliMixture must be one of 'kmeans', 'random', "
-         "'random_from_data'. Got 'k-means++' instead."),
+         "'random_from_data', 'split'. Got 'k-means++' instead."),
         (dict(probabilities_init=np.full((2, 4), 0.5) - np.eye(2, 4) * 0.6),
          "probabilities_init must lie in [0, 1]; got min -0.1, max 0.5."),
         (dict(probabilities_init=np.full((2, 4), 1.5)),
@@ -833,7 +833,7 @@ def test_sample_weight_equals_repeated_rows():
     assert relative_error(weighted.probabilities_, ref_p) < 1e-10
 
 
-@pytest.mark.parametrize("init_params", ["kmeans", "random", "random_from_data"])
+@pytest.mark.parametrize("init_params", ["kmeans", "random", "random_from_data", "split"])
 def test_init_methods_run_and_are_reproducible(init_params):
     X, labels, _, _ = separated_problem(75, 1500, 20)
     fits = [BernoulliMixture(3, init_params=init_params, random_state=1, n_threads=1, max_iter=200).fit(X)

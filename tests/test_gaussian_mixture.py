@@ -28,7 +28,7 @@ from fastem.data import ArraySource
 from conftest import same_start
 
 COVARIANCE_TYPES = ["full", "diag"]
-INIT_METHODS = ["kmeans", "k-means++", "random", "random_from_data"]
+INIT_METHODS = ["kmeans", "k-means++", "random", "random_from_data", "split"]
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
 

@@ -297,7 +297,7 @@ BAD_PARAMS = [
     (
         dict(init_params="kmeans++"),
         "The 'init_params' parameter of GaussianMixture must be one of 'kmeans', 'k-means++', "
-        "'random', 'random_from_data'. Got 'kmeans++' instead.",
+        "'random', 'random_from_data', 'split'. Got 'kmeans++' instead.",
     ),
     (
         dict(random_state="seed"),

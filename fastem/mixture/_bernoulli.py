@@ -34,10 +34,14 @@ class BernoulliMixture(MixtureBase):
         The EM variant, as in :class:`fastem.GaussianMixture` ("generalized" with
         ``gem_step="ecm"`` updates the weights, then the probabilities).
     n_init : int, default=1
-    init_params : {"kmeans", "random", "random_from_data"}, default="kmeans"
+    init_params : {"kmeans", "random", "random_from_data", "split"}, default="kmeans"
         "kmeans": k-means on the binary rows (seeded at distinct random rows);
         "random_from_data": components centred on distinct random rows;
-        "random": random responsibilities.
+        "random": random responsibilities; "split": one component (the mean of the
+        rows), then one split at a time of the component with the largest
+        ``weight * sum_d p_d (1 - p_d)`` into ``p +/- sqrt(p (1 - p)) * v`` (``v`` the
+        principal axis of its rows' scatter, clipped 1e-3 inside (0, 1)), each split
+        followed by 5 EM iterations; it draws no random numbers.
     weights_init : array-like of shape (n_components,), default=None
     probabilities_init : array-like of shape (n_components, n_features), default=None
         User-given starting values in [0, 1]; each replaces its part of the data-driven

@@ -65,9 +65,15 @@ class GaussianMixture(MixtureBase):
         counted in ``n_passes_``).
     n_init : int, default=1
         Initialisations tried; the one with the best final lower bound is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "split"}, default="kmeans"
         How the starting parameters are found (k-means is fastem's own Numba k-means
-        seeded by k-means++).
+        seeded by k-means++).  "split" starts from one component (the weighted mean and
+        covariance of the data) and splits one component at a time until there are
+        ``n_components``: the one with the largest ``weight * lambda_max`` (the largest
+        eigenvalue of its covariance; the first on ties) becomes two at
+        ``mean +/- sqrt(lambda_max) * v`` along its principal axis ``v``, each with half
+        its weight and its covariance, and 5 EM iterations on all the components follow
+        each split.  It draws no random numbers: ``random_state`` does not change it.
     weights_init, means_init, precisions_init : array-like, default=None
         User-given starting weights (n_components,), means (n_components, n_features)
         and precisions ((n_components, n_features, n_features) for "full",
