@@ -706,13 +706,15 @@ def error_cases():
          "The 'covariance_prior' parameter of GaussianMixture must be a float in the range (0.0, inf). "
          "Got -1.0 instead."),
         ("full", dict(prior="conjugate", weight_concentration_prior=np.nan),
-         "The 'weight_concentration_prior' parameter of GaussianMixture must be finite. Got nan instead."),
+         "The 'weight_concentration_prior' parameter of GaussianMixture must be a float in the range [1.0, inf). "
+         "Got nan instead."),
         ("full", dict(prior="conjugate", mean_precision_prior=np.inf),
          "The 'mean_precision_prior' parameter of GaussianMixture must be finite. Got inf instead."),
         ("diag", dict(prior="conjugate", degrees_of_freedom_prior=np.inf),
          "The 'degrees_of_freedom_prior' parameter of GaussianMixture must be finite. Got inf instead."),
         ("spherical", dict(prior="conjugate", covariance_prior=np.nan),
-         "The 'covariance_prior' parameter of GaussianMixture must be finite. Got nan instead."),
+         "The 'covariance_prior' parameter of GaussianMixture must be a float in the range (0.0, inf). "
+         "Got nan instead."),
         ("full", dict(prior="conjugate", covariance_prior=1e-12 * asymmetric), "covariance_prior is not symmetric."),
         ("diag", dict(prior="conjugate", covariance_prior=np.array([1.0, np.nan, 1.0])),
          "covariance_prior contains NaN or inf."),

@@ -227,7 +227,7 @@ def shaped_params(covariance_type):
         "tied": matrices[1],
     }[covariance_type]
     means = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0]])
-    return GaussianParams(np.array([0.2, 0.5, 0.3]), means, covariances, None)
+    return GaussianParams(np.array([0.2, 0.5, 0.3]), means, covariances, None, covariance_type)
 
 
 @pytest.mark.parametrize("covariance_type, expected", [
