@@ -58,6 +58,8 @@ class GaussianStats(_Additive):
         Sum of those weights times ``x - shift[k]``.
     sxx : ndarray of shape (n_components, n_features, n_features) or (n_components, n_features)
         Sum of those weights times ``(x - shift[k])`` outer itself (full) or squared (diag).
+        A tied covariance's M-step reads only the sum over components, and its E-step
+        keeps only that sum (in the first slot).
     shift : ndarray of shape (n_components, n_features)
         The point each component's moments are taken about (the means of the E-step),
         so that data far from the origin does not lose its precision.

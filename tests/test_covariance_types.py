@@ -346,3 +346,30 @@ def test_fixed_params_errors(fixed, message):
         model.fit(blobs())
     assert str(error.value) == message
     assert not hasattr(model, "means_")
+
+
+# -- the whitening kernel of tied covariances ---------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_whiten_kernel_matches_numpy(dtype, weighted):
+    from fastem._kernels.whiten import whiten
+
+    rng = np.random.RandomState(12)
+    n_rows, n_features = 2500, 5  # chunks and tiles with ragged ends
+    X = (rng.normal(size=(n_rows, n_features)) * 3 + 100).astype(dtype)
+    weights = rng.uniform(0, 2, n_rows) if weighted else np.empty(0)
+    lower = np.tril(rng.normal(size=(n_features, n_features))) + 3 * np.eye(n_features)
+    centre = X.astype(np.float64).mean(axis=0)
+    rows = np.empty_like(X)
+    scatter = np.ones((n_features, n_features))  # whiten adds into it
+    whiten(X, weights, centre, lower, rows, scatter)
+    expected_rows = (X.astype(np.float64) - centre) @ lower.T
+    w = weights if weighted else np.ones(n_rows)
+    expected_scatter = 1.0 + (expected_rows * w[:, None]).T @ expected_rows
+    assert_allclose(rows, expected_rows.astype(dtype), rtol=1e-12 if dtype == np.float64 else 1e-6, atol=1e-5)
+    assert_allclose(scatter, expected_scatter, rtol=1e-12)
+    assert_array_equal(scatter, scatter.T)
+    with fastem._kernels._jit.limit_threads(1):
+        again = np.ones((n_features, n_features))
+        whiten(X, weights, centre, lower, np.empty_like(X), again)
+    assert_array_equal(again, scatter)  # chunk order, whatever the threads

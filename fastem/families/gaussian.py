@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
+from .._kernels._jit import CHUNK_ROWS, MODE_SAMPLE, MODE_SOFT
 from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
 from .._kernels.linalg import cholesky_lower, inverse_transpose_lower
+from .._kernels.whiten import whiten
 from ..exceptions import ComponentError
 from ..stats import GaussianStats
 from .mixing import EMPTY_COUNT, log_weights, mixing_weights, weights_from_vector, weights_to_vector
@@ -23,6 +24,10 @@ MOMENTS_TYPES = {"full": "full", "tied": "full", "diag": "diag", "spherical": "d
 PARAMETER_GROUPS = ("weights", "means", "covariances")
 
 _EMPTY_WEIGHTS = np.empty(0)
+
+# Rows whitened at once by a tied E-step; a multiple of the kernels' chunk, so that the
+# blocks' random streams and assignment hashes are those of one pass over all rows.
+TIED_BLOCK_ROWS = 64 * CHUNK_ROWS
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,39 @@ def _outer(a, b):
     return a[:, :, None] * b[:, None, :]
 
 
+class _Whitened:
+    """A tied model in whitened coordinates ``y = (x - c) U`` (``U`` the shared upper
+    precision factor, ``c`` the weighted mean of the means): there every component has
+    unit covariance, so the diagonal kernels with unit factors compute its densities.
+    ``scatter`` sums ``w y y^T`` over the blocks whitened so far."""
+
+    def __init__(self, params, dtype):
+        n_components, n_features = params.means.shape
+        self.centre = params.weights @ params.means
+        self.upper = params.precisions_cholesky
+        self.lower = np.ascontiguousarray(self.upper.T)
+        self.means_f64 = (params.means - self.centre) @ self.upper
+        self.means = np.ascontiguousarray(self.means_f64, dtype=dtype)
+        self.factors = np.ones((n_components, n_features), dtype=dtype)
+        self.log_norm = (
+            log_weights(params.weights)
+            + np.log(np.diagonal(self.upper)).sum()
+            - 0.5 * n_features * math.log(2 * math.pi)
+        )
+        self.scatter = np.zeros((n_features, n_features))
+
+    def blocks(self, X, sample_weight=None):
+        """``(start, stop, whitened rows in X's dtype)`` for each block of rows."""
+        weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+        rows = np.empty((min(TIED_BLOCK_ROWS, X.shape[0]), X.shape[1]), dtype=X.dtype)
+        for start in range(0, X.shape[0], TIED_BLOCK_ROWS):
+            stop = min(start + TIED_BLOCK_ROWS, X.shape[0])
+            block = rows[:stop - start]
+            whiten(X[start:stop], weights[start:stop] if weights.size else weights, self.centre, self.lower, block,
+                   self.scatter)
+            yield start, stop, block
+
+
 class GaussianFamily:
     """Gaussian mixture components of any ``covariance_type``.
 
@@ -177,6 +215,8 @@ class GaussianFamily:
         """
         if mode == MODE_SAMPLE and n_draws < 1:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
+        if self.covariance_type == "tied":
+            return self._tied_estep(X, sample_weight, params, mode, seed, n_draws, first_row)
         means, factors, log_norm = self._kernel_args(params, X.dtype)
         stats = GaussianStats.zeros(means.astype(np.float64), self.moments_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
@@ -187,17 +227,57 @@ class GaussianFamily:
 
     def posterior(self, X, params, resp=False, log_prob=False, label=False):
         """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
-        means, factors, log_norm = self._kernel_args(params, X.dtype)
-        n_rows, n_components = X.shape[0], means.shape[0]
+        n_rows, n_components = X.shape[0], params.means.shape[0]
         out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
         out_log_prob = np.empty(n_rows if log_prob else 0)
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
-        posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label)
+        if self.covariance_type == "tied":
+            white = _Whitened(params, X.dtype)
+            for start, stop, rows in white.blocks(X):
+                posterior_gaussian(
+                    rows, white.means, white.factors, white.log_norm, out_resp[start:stop] if resp else out_resp,
+                    out_log_prob[start:stop] if log_prob else out_log_prob, out_label[start:stop] if label else out_label,
+                )
+        else:
+            means, factors, log_norm = self._kernel_args(params, X.dtype)
+            posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label)
         return (
             out_resp if resp else None,
             out_log_prob if log_prob else None,
             out_label if label else None,
         )
+
+    def _tied_estep(self, X, sample_weight, params, mode, seed, n_draws, first_row):
+        """The E-step of a tied covariance: each block of rows is whitened by the shared
+        factor once (``y = (x - c) U``, one triangular product per row for all
+        components) and runs on the diagonal kernels with unit precisions; its scatter
+        ``sum w y y^T`` gives the components' summed second moments, the only ones a
+        tied M-step needs.  The statistics come back in the data's coordinates."""
+        white = _Whitened(params, X.dtype)
+        n_components, n_features = params.means.shape
+        nk, white_sx = np.zeros(n_components), np.zeros((n_components, n_features))
+        unused_sxx = np.zeros((n_components, n_features))
+        loglik = weight = 0.0
+        fingerprint = 0
+        for start, stop, rows in white.blocks(X, sample_weight):
+            weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight[start:stop]
+            block = accumulate_gaussian(
+                rows, weights, white.means, white.factors, white.log_norm, mode, seed, n_draws, first_row + start,
+                nk, white_sx, unused_sxx,
+            )
+            loglik, weight = loglik + block[0], weight + block[1]
+            fingerprint = (fingerprint + int(block[2])) % 2**64
+        # Moments about the whitened means m_k: with a_k = sum r y = sx_k + n_k m_k,
+        # sum_k sum r (y - m_k)(y - m_k)^T = sum w y y^T - sum_k (m a^T + a m^T - n m m^T).
+        white_means, white_scatter = white.means_f64, white.scatter
+        totals = white_sx + nk[:, None] * white_means
+        white_scatter -= _outer(white_means, totals).sum(axis=0) + _outer(totals, white_means).sum(axis=0)
+        white_scatter += np.einsum("k,kd,ke->de", nk, white_means, white_means)
+        # back to the data's coordinates: x - mu = (y - m) U^-1
+        inverse = np.linalg.solve(params.precisions_cholesky, np.eye(n_features))
+        sxx = np.zeros((n_components, n_features, n_features))
+        sxx[0] = inverse.T @ white_scatter @ inverse  # tied statistics keep only the sum over components
+        return GaussianStats(nk, white_sx @ inverse, sxx, params.means.astype(np.float64), loglik, weight, fingerprint)
 
     # -- M-step ---------------------------------------------------------------------
     def objective(self, stats, params):
@@ -239,14 +319,21 @@ class GaussianFamily:
             else:
                 covariances, precisions_cholesky = previous.covariances, previous.precisions_cholesky
             return GaussianParams(weights, means, covariances, precisions_cholesky, self.covariance_type)
-        # Spread about the chosen means per unit weight: the spread about the sample
-        # mean plus the squared distance of the two (0 when the means are the sample's).
-        gap = sample_offset - offset
-        if self.moments_type == "full":
-            spread = stats.sxx / nk[:, None, None] - _outer(sample_offset, sample_offset) + _outer(gap, gap)
+        gap = sample_offset - offset  # sample mean less the chosen mean (0 under ML)
+        if self.covariance_type == "tied":
+            # the components' summed scatter about their means: all a tied step needs
+            scatter = (
+                stats.sxx.sum(axis=0)
+                - np.einsum("k,kd,ke->de", nk, sample_offset, sample_offset)
+                + np.einsum("k,kd,ke->de", nk, gap, gap)
+            )
+        # Each component's spread about its chosen mean per unit weight: the spread about
+        # its sample mean plus the squared distance of the two.
+        elif self.moments_type == "full":
+            scatter = stats.sxx / nk[:, None, None] - _outer(sample_offset, sample_offset) + _outer(gap, gap)
         else:
-            spread = stats.sxx / nk[:, None] - sample_offset**2 + gap**2
-        covariances = self._covariances_step(spread, nk, means)
+            scatter = stats.sxx / nk[:, None] - sample_offset**2 + gap**2
+        covariances = self._covariances_step(scatter, nk, means)
         return GaussianParams(
             weights=weights,
             means=means,
@@ -255,20 +342,21 @@ class GaussianFamily:
             covariance_type=self.covariance_type,
         )
 
-    def _covariances_step(self, spread, nk, means):
-        """This type's covariances from each component's spread about its mean (per unit
-        weight), with ``reg_covar`` added; the posterior mode under a prior."""
+    def _covariances_step(self, scatter, nk, means):
+        """This type's covariances, with ``reg_covar`` added, from ``scatter``: the summed
+        scatter of all components about their means (tied), or each component's per
+        unit weight (the others).  Under a prior, the posterior mode."""
         kind = self.covariance_type
         if self.prior is not None:
-            covariances = self.prior.covariances_mode(kind, spread, nk, means)
-        elif kind == "full":
-            covariances = spread
+            if kind != "tied":
+                scatter = scatter * (nk[:, None, None] if kind == "full" else nk[:, None])
+            covariances = self.prior.covariances_mode(kind, scatter, nk, means)
         elif kind == "tied":
-            covariances = np.tensordot(nk, spread, axes=1) / nk.sum()
-        elif kind == "diag":
-            covariances = spread
+            covariances = scatter / nk.sum()
+        elif kind == "spherical":
+            covariances = scatter.mean(axis=1)
         else:
-            covariances = spread.mean(axis=1)
+            covariances = scatter
         if kind in ("full", "tied"):
             covariances = 0.5 * (covariances + np.swapaxes(covariances, -1, -2))
             diagonal = np.arange(means.shape[1])

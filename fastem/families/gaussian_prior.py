@@ -63,18 +63,20 @@ class ConjugatePrior:
         kappa = self.mean_precision
         return (sx + kappa * (self.mean - shift)) / (nk + kappa)[:, None]
 
-    def covariances_mode(self, covariance_type, spread, nk, means):
-        """The covariances' modes from each component's ``spread`` about ``means`` per
-        unit weight ((K, D, D) for full and tied, (K, D) for diag and spherical)."""
+    def covariances_mode(self, covariance_type, scatter, nk, means):
+        """The covariances' modes from the weighted scatter about ``means``: each
+        component's ((K, D, D) full, (K, D) diag and spherical) or, for tied, the sum
+        over the components (D, D)."""
         kappa, nu, scale = self.mean_precision, self.degrees_of_freedom, self.covariance
         n_components, n_features = means.shape
         gap = means - self.mean
-        if covariance_type in ("full", "tied"):
-            terms = nk[:, None, None] * spread + kappa * gap[:, :, None] * gap[:, None, :]
-            if covariance_type == "full":
-                return (scale + terms) / (nu + nk + n_features + 2)[:, None, None]
-            return (scale + terms.sum(axis=0)) / (nu + nk.sum() + n_components + n_features + 1)
-        terms = nk[:, None] * spread + kappa * gap**2
+        if covariance_type == "full":
+            terms = scatter + kappa * gap[:, :, None] * gap[:, None, :]
+            return (scale + terms) / (nu + nk + n_features + 2)[:, None, None]
+        if covariance_type == "tied":
+            terms = scatter + kappa * np.einsum("kd,ke->de", gap, gap)
+            return (scale + terms) / (nu + nk.sum() + n_components + n_features + 1)
+        terms = scatter + kappa * gap**2
         if covariance_type == "diag":
             return (scale + terms) / (nu + nk + 3)[:, None]
         return (scale + terms.sum(axis=1)) / (nu + (nk + 1) * n_features + 2)
