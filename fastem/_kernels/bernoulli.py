@@ -268,23 +268,28 @@ def accumulate_bernoulli(
     return sum_in_chunk_order(indptr.shape[0] - 1, (out_nk, out_sx_t), chunk_range, min_group)
 
 
-def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob, out_label):
+def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob, out_label, out_weighted_log_prob):
     """Per-row outputs, each filled only when its length is not zero (as
     ``gaussian.posterior_gaussian``)."""
     spread(
-        lambda lo, hi: _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label),
+        lambda lo, hi: _posterior_range(
+            indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob
+        ),
         n_chunks_of(indptr.shape[0] - 1),
     )
 
 
 @kernel()
-def _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label):
+def _posterior_range(
+    indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob,
+):
     """``posterior_bernoulli`` for chunks ``lo ... hi - 1``."""
     n_rows = indptr.shape[0] - 1
     n_components = log_norm.shape[0]
     want_resp = out_resp.shape[0] > 0
     want_log_prob = out_log_prob.shape[0] > 0
     want_label = out_label.shape[0] > 0
+    want_weighted = out_weighted_log_prob.shape[0] > 0
     tile = np.empty((TILE_ROWS, n_components))
     for c in range(lo, hi):
         start, stop = chunk_bounds(c, n_rows)
@@ -293,6 +298,9 @@ def _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log
             _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, tile)
             for row in range(tile_start, tile_stop):
                 logp = tile[row - tile_start]
+                if want_weighted:
+                    for k in range(n_components):
+                        out_weighted_log_prob[row, k] = logp[k]
                 if want_label:
                     out_label[row] = best_component(logp)
                 if not (want_log_prob or want_resp):

@@ -86,22 +86,26 @@ def accumulate_gaussian(
     return totals
 
 
-def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label):
+def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label, out_weighted_log_prob):
     """Per-point outputs; each is filled only when its length is not zero.
 
     out_resp : (N, K) float64 responsibilities, or (0, 0).
     out_log_prob : (N,) float64 log p(x), or (0,).
     out_label : (N,) int64 most probable component, or (0,).
+    out_weighted_log_prob : (N, K) float64 ``log pi_k + log p(x | k)`` as the E-step
+        forms it (in X's dtype), or (0, 0).
     """
     X = read_only(X)
     n_chunks = n_chunks_of(X.shape[0])
-    labels_only = out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0
+    labels_only = out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0 and out_weighted_log_prob.shape[0] == 0
     if labels_only and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):  # k-means' predict
         spread(lambda lo, hi: gaussian_nearest.range_labels(X, means, log_norm, lo, hi, out_label), n_chunks)
         return
     tile_means, tile_factors = tile_components(means, factors)
 
     def chunk_range(lo, hi):
-        gaussian_tile.posterior_range(X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label)
+        gaussian_tile.posterior_range(
+            X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob
+        )
 
     spread(chunk_range, n_chunks)

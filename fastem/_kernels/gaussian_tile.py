@@ -594,7 +594,7 @@ def range_stats(
 
 
 @kernel()
-def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label):
+def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob):
     """``gaussian.posterior_gaussian`` for the rows of chunks ``lo ... hi - 1``, through
     the same log-densities and soft weights as ``range_stats`` (so a sampled E-step
     draws from exactly the posterior reported here)."""
@@ -612,5 +612,5 @@ def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob,
             log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
             tile_posterior(
                 logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
-                out_resp, out_log_prob, out_label,
+                out_resp, out_log_prob, out_label, out_weighted_log_prob,
             )

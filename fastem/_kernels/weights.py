@@ -320,12 +320,20 @@ def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, lo
 
 
 @kernel()
-def tile_posterior(logp_t, n_used, first, top, total, weights_t, log_prob, row, out_resp, out_log_prob, out_label):
+def tile_posterior(
+    logp_t, n_used, first, top, total, weights_t, log_prob, row, out_resp, out_log_prob, out_label,
+    out_weighted_log_prob,
+):
     """Per-row outputs of a tile's first ``n_used`` rows, whose log-densities are held
-    components by rows, written from row ``first`` on: the best component, and the
-    posterior and log p(x) from ``soft_weights_tile`` (so they equal the weights an
-    E-step forms); each output is filled only when its length is not zero."""
+    components by rows, written from row ``first`` on: the weighted log-densities
+    themselves (as float64), the best component, and the posterior and log p(x) from
+    ``soft_weights_tile`` (so they equal the weights an E-step forms); each output is
+    filled only when its length is not zero."""
     n_components = logp_t.shape[0]
+    if out_weighted_log_prob.shape[0] > 0:
+        for i in range(n_used):
+            for k in range(n_components):
+                out_weighted_log_prob[first + i, k] = logp_t[k, i]
     if out_label.shape[0] > 0:
         for i in range(n_used):
             for k in range(n_components):

@@ -71,18 +71,21 @@ class BernoulliFamily:
         )
         return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), loglik, weight, int(fingerprint))
 
-    def posterior(self, X, params, resp=False, log_prob=False, label=False):
-        """Per-row outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
+    def posterior(self, X, params, resp=False, log_prob=False, label=False, weighted_log_prob=False):
+        """Per-row outputs ``(resp (N, K), log_prob (N,), label (N,), weighted_log_prob
+        (N, K))``, the last ``log pi_k + log p(x | k)``; unrequested ones are None."""
         table, log_norm = self._tables(params)
         n_rows, n_components = X.shape[0], log_norm.shape[0]
         out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
         out_log_prob = np.empty(n_rows if log_prob else 0)
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
-        posterior_bernoulli(X.indptr, X.indices, table, log_norm, out_resp, out_log_prob, out_label)
+        out_weighted = np.empty((n_rows, n_components) if weighted_log_prob else (0, 0))
+        posterior_bernoulli(X.indptr, X.indices, table, log_norm, out_resp, out_log_prob, out_label, out_weighted)
         return (
             out_resp if resp else None,
             out_log_prob if log_prob else None,
             out_label if label else None,
+            out_weighted if weighted_log_prob else None,
         )
 
     def log_prior(self, params):

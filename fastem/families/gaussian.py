@@ -135,18 +135,21 @@ class GaussianFamily:
         )
         return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight, int(fingerprint))
 
-    def posterior(self, X, params, resp=False, log_prob=False, label=False):
-        """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
+    def posterior(self, X, params, resp=False, log_prob=False, label=False, weighted_log_prob=False):
+        """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,), weighted_log_prob
+        (N, K))``, the last ``log pi_k + log p(x | k)``; unrequested ones are None."""
         means, factors, log_norm = self._kernel_args(params, X.dtype)
         n_rows, n_components = X.shape[0], means.shape[0]
         out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
         out_log_prob = np.empty(n_rows if log_prob else 0)
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
-        posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label)
+        out_weighted = np.empty((n_rows, n_components) if weighted_log_prob else (0, 0))
+        posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label, out_weighted)
         return (
             out_resp if resp else None,
             out_log_prob if log_prob else None,
             out_label if label else None,
+            out_weighted if weighted_log_prob else None,
         )
 
     # -- M-step ---------------------------------------------------------------------

@@ -260,6 +260,24 @@ class MixtureBase(EstimatorBase):
         """Log-likelihood ``log p(x)`` of each row of ``X``, shape (n_samples,)."""
         return self._posterior(X, log_prob=True)[1]
 
+    def estimate_weighted_log_prob(self, X):
+        """``log pi_k + log p(x | k)`` for each row of ``X`` and component.
+
+        The terms whose log-sum-exp is :meth:`score_samples` and whose softmax is
+        :meth:`predict_proba`, as the E-step forms them (in X's dtype), so they stay
+        finite and exact where ``predict_proba`` underflows to 0 (rows far from every
+        component).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float64
+        """
+        return self._posterior(X, weighted_log_prob=True)[3]
+
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood per sample of ``X`` (weighted by ``sample_weight`` if given)."""
         log_prob = self.score_samples(X)
