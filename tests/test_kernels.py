@@ -409,7 +409,8 @@ def test_groups_of_partial_statistics_do_not_change_the_result():
     results = []
     for min_group in (1, 5, 12, 13):
         out = GaussianStats.zeros(means, "full")
-        totals = accumulate_gaussian(X, np.empty(0), means, factors, log_norm, MODE_SOFT, 0, 0, 0,
+        no_labels = np.empty(0, dtype=np.int64)
+        totals = accumulate_gaussian(X, np.empty(0), no_labels, means, factors, log_norm, MODE_SOFT, 0, 0, 0,
                                      out.nk, out.sx, out.sxx, min_group)
         results.append((totals, out.nk, out.sx, out.sxx))
     for totals, nk, sx, sxx in results[1:]:

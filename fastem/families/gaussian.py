@@ -10,7 +10,7 @@ from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
 from .._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from ..exceptions import ComponentError
 from ..stats import GaussianStats
-from .mixing import EMPTY_COUNT, log_weights, mixing_weights, weights_from_vector, weights_to_vector
+from .mixing import EMPTY_COUNT, kernel_labels, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
 COVARIANCE_TYPES = ("full", "diag")
 
@@ -118,20 +118,23 @@ class GaussianFamily:
             factors = factors.transpose(0, 2, 1)
         return means, np.ascontiguousarray(factors, dtype=dtype), log_norm
 
-    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0):
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0, known_labels=None):
         """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``.
 
         ``mode`` is MODE_SOFT, MODE_HARD or MODE_SAMPLE (``n_draws`` labels per row from
         the random stream ``seed``); ``first_row`` is the position of ``X``'s first row
         in the whole data set (see ``fastem._kernels.gaussian.accumulate_gaussian``).
+        ``known_labels`` (int64, one per row of ``X``: a component, or -1 for unknown;
+        None for none) puts each labelled row wholly on its component in every mode.
         """
         if mode == MODE_SAMPLE and n_draws < 1:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
         means, factors, log_norm = self._kernel_args(params, X.dtype)
         stats = GaussianStats.zeros(means.astype(np.float64), self.covariance_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+        labels = kernel_labels(known_labels, X.shape[0])
         loglik, weight, fingerprint = accumulate_gaussian(
-            X, weights, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx
+            X, weights, labels, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx
         )
         return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight, int(fingerprint))
 
