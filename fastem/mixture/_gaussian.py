@@ -104,7 +104,8 @@ class GaussianMixture(MixtureBase):
         variants.
     lower_bound_ : float
         Mean log-likelihood per sample of the best run, at its last iteration (for
-        "monte_carlo", at its best iterate).
+        "monte_carlo", at its best iterate); rows with ``known_labels`` count
+        ``log pi_k + log p(x | k)`` of their component.
     lower_bounds_ : list of float
         That value at every iteration of the best run.
     n_steps_ : int
