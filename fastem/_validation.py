@@ -102,6 +102,49 @@ def check_sample_weight(sample_weight, n_samples):
     return weights
 
 
+def check_known_labels(known_labels, n_samples, n_components):
+    """Return int64 labels of shape (n_samples,), or None when none are given.
+
+    Each entry is a component index in [0, n_components) or -1 (unknown); integer-valued
+    floats (1.0) are accepted.  Returns None when every entry is -1, so that such a fit is
+    the unlabelled one.  The user's array is never written to.
+    """
+    if known_labels is None:
+        return None
+    labels = np.asarray(known_labels)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"known_labels must be a 1-D array of shape (n_samples,); got a {labels.ndim}-D array "
+            f"of shape {labels.shape}."
+        )
+    if labels.shape[0] != n_samples:
+        raise ValueError(f"known_labels has {labels.shape[0]} entries but X has {n_samples} rows.")
+    if labels.dtype.kind not in "iuf":
+        raise ValueError(
+            f"known_labels has dtype {labels.dtype}; it must hold integers (a component index, "
+            "or -1 for unknown)."
+        )
+    if labels.dtype.kind == "f":
+        fractional = ~np.isfinite(labels) | (labels != np.round(labels))
+        if fractional.any():
+            row = int(np.flatnonzero(fractional)[0])
+            raise ValueError(
+                f"known_labels must hold integers (a component index, or -1 for unknown); "
+                f"got {labels[row].item()!r} at row {row}."
+            )
+    outside = (labels < -1) | (labels >= n_components)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        value = labels[row].item()
+        raise ValueError(
+            f"known_labels must be -1 (unknown) or a component index in [0, {n_components}); "
+            f"got {int(value)} at row {row}."
+        )
+    if (labels == -1).all():
+        return None
+    return np.ascontiguousarray(labels, dtype=np.int64)
+
+
 def check_int(value, name, owner, low, high=None):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise _range_error(value, name, owner, "an int", low, high)

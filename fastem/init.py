@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 
-from ._kernels._jit import MODE_HARD, limit_threads
+from ._kernels._jit import MODE_HARD, MODE_SOFT, limit_threads
 from ._kernels.seeding import squared_distances
 from .data import ArraySource, BinaryRows
 from .em import ConvergenceMonitor, fit_em
@@ -142,6 +142,14 @@ def _point_stats(X, indices, covariance_type):
     return GaussianStats(np.ones(len(indices)), stats.sx, stats.sxx, shift, 0.0, float(len(indices)))
 
 
+class _UnlabelledFamily(GaussianFamily):
+    """A Gaussian family whose E-steps ignore known labels: every row belongs to the
+    data's moments, whatever component it is known to come from."""
+
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0, known_labels=None):
+        return super().estep(X, sample_weight, params, mode, seed, n_draws, first_row)
+
+
 def data_moments(source, n_components):
     """The weighted mean (D,) and covariance (D, D) of every row of ``source``, the
     covariance over the total weight less one (R's ``var``; over the total weight where
@@ -149,7 +157,7 @@ def data_moments(source, n_components):
     about the mean of the initialisation sample, so offset data keeps its precision."""
     sample = source.init_sample(n_components)
     shift = np.average(sample.X, axis=0, weights=sample.sample_weight)[None].astype(np.float64)
-    family = GaussianFamily("full", 0.0)
+    family = _UnlabelledFamily("full", 0.0)
     stats = source.estep(family, family.identity_params(shift))
     weight = stats.nk[0]
     offset = stats.sx[0] / weight

@@ -299,7 +299,7 @@ def test_estep_by_tile_columns_in_column_blocks_matches_reference(n_components, 
     assert relative_error(stats.nk, expected["nk"]) < RTOL
     assert relative_error(stats.sx, expected["sx"]) < RTOL
     assert_allclose(stats.loglik, expected["loglik"], rtol=RTOL)
-    _, log_prob, _ = family.posterior(check_binary_data(X), params, log_prob=True)
+    _, log_prob, _, _ = family.posterior(check_binary_data(X), params, log_prob=True)
     lp = ref_log_prob(X, weights, probabilities)
     top = lp.max(axis=1)
     assert_allclose(log_prob, top + np.log(np.exp(lp - top[:, None]).sum(axis=1)), rtol=1e-12)
@@ -333,7 +333,7 @@ def test_estep_edge_shapes(n_components, n_features, mode):
         assert relative_error(stats.nk, expected["nk"]) < RTOL
         assert relative_error(stats.sx, expected["sx"]) < RTOL
         assert_allclose(stats.loglik, expected["loglik"], rtol=RTOL)
-        resp, log_prob, label = family.posterior(rows, BernoulliParams(weights, probabilities), True, True, True)
+        resp, log_prob, label, _ = family.posterior(rows, BernoulliParams(weights, probabilities), True, True, True)
         ref_resp, ref_lp, ref_label = ref_posterior(X, weights, probabilities)
         assert relative_error(resp, ref_resp) < RTOL
         assert relative_error(log_prob, ref_lp) < RTOL
@@ -347,18 +347,22 @@ def test_posterior_matches_reference(source):
     rows = check_binary_data(sp.csr_matrix(X) if source == "csr" else X.astype(np.uint8))
     params = BernoulliParams(weights, probabilities)
     family = BernoulliFamily()
-    resp, log_prob, label = family.posterior(rows, params, resp=True, log_prob=True, label=True)
+    resp, log_prob, label, weighted = family.posterior(
+        rows, params, resp=True, log_prob=True, label=True, weighted_log_prob=True
+    )
     ref_resp, ref_lp, ref_label = ref_posterior(X, weights, probabilities)
     assert relative_error(resp, ref_resp) < RTOL
     assert_allclose(log_prob, ref_lp, rtol=RTOL)
     assert_array_equal(label, ref_label)
+    assert relative_error(weighted, ref_log_prob(X, weights, probabilities)) < RTOL
     assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-14)
     assert 0.05 < ref_resp.max(axis=1).min()  # the data really is ambiguous somewhere
     assert ref_resp.max(axis=1).min() < 0.9
     # unrequested outputs are None; requested ones alone are the same numbers
     only = family.posterior(rows, params, log_prob=True)
-    assert only[0] is None and only[2] is None
+    assert only[0] is None and only[2] is None and only[3] is None
     assert_array_equal(only[1], log_prob)
+    assert_array_equal(family.posterior(rows, params, weighted_log_prob=True)[3], weighted)
 
 
 def test_estep_does_not_depend_on_threads_and_sampled_mode():

@@ -228,7 +228,9 @@ def test_posterior_matches_reference(covariance_type, dtype, n_samples, n_featur
     X, params = make_problem(seed, n_samples, n_features, n_components, covariance_type, dtype)
     family = GaussianFamily(covariance_type, REG_COVAR)
 
-    resp, log_prob, label = family.posterior(X, params, resp=True, log_prob=True, label=True)
+    resp, log_prob, label, weighted = family.posterior(
+        X, params, resp=True, log_prob=True, label=True, weighted_log_prob=True
+    )
 
     expected_resp, expected_log_prob, expected_label = reference.posterior(
         X, params.weights, params.means, params.precisions_cholesky
@@ -238,12 +240,17 @@ def test_posterior_matches_reference(covariance_type, dtype, n_samples, n_featur
     assert_relative_close(log_prob, expected_log_prob, rtol, "log_prob")
     assert label.dtype == np.int64
     assert_array_equal(label, expected_label)
+    expected_weighted = reference.weighted_log_prob(X, params.weights, params.means, params.precisions_cholesky)
+    assert weighted.dtype == np.float64
+    assert_relative_close(weighted, expected_weighted, rtol, "weighted_log_prob")
 
     # Asking for one output fills it exactly as asking for all of them does.
     assert_array_equal(family.posterior(X, params, resp=True)[0], resp)
     assert_array_equal(family.posterior(X, params, log_prob=True)[1], log_prob)
     assert_array_equal(family.posterior(X, params, label=True)[2], label)
+    assert_array_equal(family.posterior(X, params, weighted_log_prob=True)[3], weighted)
     assert family.posterior(X, params, label=True)[:2] == (None, None)
+    assert family.posterior(X, params, label=True)[3] is None
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -257,7 +264,7 @@ def test_hard_mode_gives_ties_to_the_first_component(covariance_type):
     family = GaussianFamily(covariance_type, REG_COVAR)
 
     stats = family.estep(X, None, twice, MODE_HARD)
-    resp, _, label = family.posterior(X, twice, resp=True, label=True)
+    resp, _, label, _ = family.posterior(X, twice, resp=True, label=True)
 
     assert stats.nk[2] == 0.0 and stats.nk[0] > 0
     assert not np.any(stats.sx[2]) and not np.any(stats.sxx[2])
@@ -402,7 +409,8 @@ def test_groups_of_partial_statistics_do_not_change_the_result():
     results = []
     for min_group in (1, 5, 12, 13):
         out = GaussianStats.zeros(means, "full")
-        totals = accumulate_gaussian(X, np.empty(0), means, factors, log_norm, MODE_SOFT, 0, 0, 0,
+        no_labels = np.empty(0, dtype=np.int64)
+        totals = accumulate_gaussian(X, np.empty(0), no_labels, means, factors, log_norm, MODE_SOFT, 0, 0, 0,
                                      out.nk, out.sx, out.sxx, min_group)
         results.append((totals, out.nk, out.sx, out.sxx))
     for totals, nk, sx, sxx in results[1:]:

@@ -25,13 +25,14 @@ colptr, column_rows : the tiles' columns (``tile_columns``), or empty arrays whe
 
 import numpy as np
 
-from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel
+from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel, read_only
 from .threads import n_chunks_of, spread, sum_in_chunk_order
 from .pattern_product import add_pattern_product
 from .target import VECTOR_BYTES
 from .transpose import transpose_tile
 from .weights import (
-    best_component, hard_row, normalise_row, stream_start, tile_row_weights, tile_weight_buffers, tile_weights,
+    best_component, hard_row, mask_known_labels, normalise_row, stream_start, tile_row_weights, tile_weight_buffers,
+    tile_weights,
 )
 
 # Log-densities and moments are formed tile by tile, TILE_ROWS rows at a time.
@@ -163,14 +164,15 @@ def _scatter_row(indptr, indices, row, weights, n_nonzero, sums):
 
 @kernel()
 def _range_stats(
-    indptr, indices, colptr, column_rows, sample_weight, first_row, table, log_norm, mode, seed, n_draws,
-    first_chunk, lo, hi, part_totals, part_prints, part_nk, part_sx,
+    indptr, indices, colptr, column_rows, sample_weight, known_labels, first_row, table, log_norm, mode, seed,
+    n_draws, first_chunk, lo, hi, part_totals, part_prints, part_nk, part_sx,
 ):
     """Statistics of chunks ``first_chunk + lo ... first_chunk + hi - 1`` into slots
     ``lo ... hi - 1`` of the partials (``threads.sum_in_chunk_order``): nk, sx
     transposed ((D, K): a row's ones then update contiguous rows), and the
     (log-likelihood, total sample weight) and assignment fingerprint.  The chunk
     starting at row r draws from the stream ``stream_start(seed, first_row + r)``.
+    Rows with a known label (``known_labels``, or (0,) for none) go wholly to it.
 
     Each tile of TILE_ROWS rows first forms its rows' weights, then adds them to
     the moments by whichever way costs least for these weights (see TILE_COLUMNS).
@@ -205,6 +207,7 @@ def _range_stats(
             n_used = tile_stop - tile_start
             cost = 0.0
             _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, resp)
+            mask_known_labels(resp.T, known_labels, tile_start, n_used)
             weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
             if mode != MODE_HARD:
                 transpose_tile(resp, 0, n_used, logp_t)
@@ -250,41 +253,47 @@ def _range_stats(
 
 
 def accumulate_bernoulli(
-    indptr, indices, colptr, column_rows, sample_weight, table, log_norm, mode, seed, n_draws, first_row, out_nk,
-    out_sx_t, min_group=None,
+    indptr, indices, colptr, column_rows, sample_weight, known_labels, table, log_norm, mode, seed, n_draws, first_row,
+    out_nk, out_sx_t, min_group=None,
 ):
     """Add the E-step statistics of the rows to ``out_nk`` (K,) and ``out_sx_t`` (D, K)
-    (sum of w * r_k * x, transposed); ``mode``, ``seed``, ``n_draws``, ``first_row``,
-    ``min_group`` and the returned (loglik, weight, fingerprint) as in
-    ``gaussian.accumulate_gaussian``; ``colptr``, ``column_rows`` the rows'
-    ``tile_columns``, or empty arrays."""
+    (sum of w * r_k * x, transposed); ``known_labels``, ``mode``, ``seed``,
+    ``n_draws``, ``first_row``, ``min_group`` and the returned (loglik, weight,
+    fingerprint) as in ``gaussian.accumulate_gaussian``; ``colptr``, ``column_rows``
+    the rows' ``tile_columns``, or empty arrays."""
+    known_labels = read_only(known_labels)
 
     def chunk_range(first, lo, hi, part_totals, part_prints, part_nk, part_sx):
         _range_stats(
-            indptr, indices, colptr, column_rows, sample_weight, first_row, table, log_norm, mode, seed, n_draws,
-            first, lo, hi, part_totals, part_prints, part_nk, part_sx,
+            indptr, indices, colptr, column_rows, sample_weight, known_labels, first_row, table, log_norm, mode, seed,
+            n_draws, first, lo, hi, part_totals, part_prints, part_nk, part_sx,
         )
 
     return sum_in_chunk_order(indptr.shape[0] - 1, (out_nk, out_sx_t), chunk_range, min_group)
 
 
-def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob, out_label):
+def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob, out_label, out_weighted_log_prob):
     """Per-row outputs, each filled only when its length is not zero (as
     ``gaussian.posterior_gaussian``)."""
     spread(
-        lambda lo, hi: _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label),
+        lambda lo, hi: _posterior_range(
+            indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob
+        ),
         n_chunks_of(indptr.shape[0] - 1),
     )
 
 
 @kernel()
-def _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label):
+def _posterior_range(
+    indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob,
+):
     """``posterior_bernoulli`` for chunks ``lo ... hi - 1``."""
     n_rows = indptr.shape[0] - 1
     n_components = log_norm.shape[0]
     want_resp = out_resp.shape[0] > 0
     want_log_prob = out_log_prob.shape[0] > 0
     want_label = out_label.shape[0] > 0
+    want_weighted = out_weighted_log_prob.shape[0] > 0
     tile = np.empty((TILE_ROWS, n_components))
     for c in range(lo, hi):
         start, stop = chunk_bounds(c, n_rows)
@@ -293,6 +302,9 @@ def _posterior_range(indptr, indices, table, log_norm, lo, hi, out_resp, out_log
             _tile_log_prob(indptr, indices, tile_start, tile_stop, table, log_norm, tile)
             for row in range(tile_start, tile_stop):
                 logp = tile[row - tile_start]
+                if want_weighted:
+                    for k in range(n_components):
+                        out_weighted_log_prob[row, k] = logp[k]
                 if want_label:
                     out_label[row] = best_component(logp)
                 if not (want_log_prob or want_resp):

@@ -35,12 +35,16 @@ def tile_components(means, factors):
 
 
 def accumulate_gaussian(
-    X, sample_weight, means, factors, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx, out_sxx, min_group=None
+    X, sample_weight, known_labels, means, factors, log_norm, mode, seed, n_draws, first_row, out_nk, out_sx, out_sxx,
+    min_group=None,
 ):
     """Add the E-step statistics of ``X`` to ``out_nk, out_sx, out_sxx``, in parallel
     over chunks of rows (``threads.sum_in_chunk_order``).
 
     sample_weight : (N,) float64, or (0,) for unit weights.
+    known_labels : (N,) int64, each row's known component or -1, or (0,) for none; a
+        labelled row goes wholly to its component in every mode
+        (``weights.mask_known_labels``).  Positions count from X's first row.
     mode : MODE_SOFT (posterior weights), MODE_HARD (argmax) or MODE_SAMPLE (the
         frequencies of ``n_draws`` labels drawn per row from the posterior; the chunk
         starting at row ``r`` draws from the stream ``stream_start(seed, first_row + r)``).
@@ -57,12 +61,13 @@ def accumulate_gaussian(
     under MODE_HARD, a uint64 hash of the assignment of every row of positive weight (0
     otherwise), equal for two passes when they assign those rows alike.
 
-    Hard weights with every diagonal precision exactly 1 (k-means) take
+    Hard weights with every diagonal precision exactly 1 (k-means) and no labels take
     ``gaussian_nearest``; everything else ``gaussian_tile``.  Each is compiled only when
     first used.
     """
-    X, sample_weight = read_only(X), read_only(sample_weight)
-    if mode == MODE_HARD and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):
+    X, sample_weight, known_labels = read_only(X), read_only(sample_weight), read_only(known_labels)
+    unlabelled = known_labels.shape[0] == 0
+    if mode == MODE_HARD and unlabelled and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):
 
         def chunk_range(first, lo, hi, part_totals, part_prints, part_nk, part_sx, part_sxx):
             gaussian_nearest.range_stats(
@@ -75,8 +80,8 @@ def accumulate_gaussian(
 
         def chunk_range(first, lo, hi, part_totals, part_prints, part_nk, part_sx, part_sxx):
             gaussian_tile.range_stats(
-                X, sample_weight, first_row, tile_means, tile_factors, log_norm, mode, seed, n_draws, first, lo, hi,
-                part_totals, part_prints, part_nk, part_sx, part_sxx,
+                X, sample_weight, known_labels, first_row, tile_means, tile_factors, log_norm, mode, seed, n_draws,
+                first, lo, hi, part_totals, part_prints, part_nk, part_sx, part_sxx,
             )
 
     totals = sum_in_chunk_order(X.shape[0], (out_nk, out_sx, out_sxx), chunk_range, min_group)
@@ -86,22 +91,26 @@ def accumulate_gaussian(
     return totals
 
 
-def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label):
+def posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label, out_weighted_log_prob):
     """Per-point outputs; each is filled only when its length is not zero.
 
     out_resp : (N, K) float64 responsibilities, or (0, 0).
     out_log_prob : (N,) float64 log p(x), or (0,).
     out_label : (N,) int64 most probable component, or (0,).
+    out_weighted_log_prob : (N, K) float64 ``log pi_k + log p(x | k)`` as the E-step
+        forms it (in X's dtype), or (0, 0).
     """
     X = read_only(X)
     n_chunks = n_chunks_of(X.shape[0])
-    labels_only = out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0
+    labels_only = out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0 and out_weighted_log_prob.shape[0] == 0
     if labels_only and factors.ndim == 2 and gaussian_nearest.unit_factors(factors):  # k-means' predict
         spread(lambda lo, hi: gaussian_nearest.range_labels(X, means, log_norm, lo, hi, out_label), n_chunks)
         return
     tile_means, tile_factors = tile_components(means, factors)
 
     def chunk_range(lo, hi):
-        gaussian_tile.posterior_range(X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label)
+        gaussian_tile.posterior_range(
+            X, tile_means, tile_factors, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob
+        )
 
     spread(chunk_range, n_chunks)

@@ -31,7 +31,9 @@ from ._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, chunk_bounds, kernel
 from .outer_moments import deferred_moments, outer_buffers
 from .target import REGISTER_KERNELS, VECTOR_BYTES
 from .transpose import block_lanes, copy_rows, transpose_tile
-from .weights import hard_row, stream_start, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights
+from .weights import (
+    hard_row, mask_known_labels, stream_start, tile_posterior, tile_row_weights, tile_weight_buffers, tile_weights,
+)
 
 
 # Rows of a full-covariance tile: as many as keep the tile within FULL_TILE_BYTES (its
@@ -473,15 +475,17 @@ def tile_buffers(X, means, n_rows):
 
 @kernel()
 def range_stats(
-    X, sample_weight, first_row, means, factors, log_norm, mode, seed, n_draws, first_chunk, lo, hi, part_totals,
-    part_prints, part_nk, part_sx, part_sxx,
+    X, sample_weight, known_labels, first_row, means, factors, log_norm, mode, seed, n_draws, first_chunk, lo, hi,
+    part_totals, part_prints, part_nk, part_sx, part_sxx,
 ):
     """Statistics of chunks ``first_chunk + lo ... first_chunk + hi - 1``, added into
     slots ``lo ... hi - 1`` of the partials (zeroed by ``threads.sum_in_chunk_order``):
     for each chunk nk, sx and sxx (full: upper triangles) about ``means``, and its
     (log-likelihood, total sample weight) and assignment fingerprint.  Full-covariance components come padded
     (``padded_components``).  The chunk starting at row r draws from the stream
-    ``stream_start(seed, first_row + r)``.  The work arrays are made once per range."""
+    ``stream_start(seed, first_row + r)``.  Rows with a known label (``known_labels``,
+    or (0,) for none) go wholly to it (``mask_known_labels``).  The work arrays are
+    made once per range."""
     n_components, n_features = means.shape
     n_data_rows = X.shape[0]
     dtype = X.dtype
@@ -529,6 +533,7 @@ def range_stats(
             weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
             transpose_tile(X, tile_start, tile_stop, xt)
             log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
+            mask_known_labels(logp_t, known_labels, tile_start, n_used)
             # Weights enter the moments in X's dtype; nk of hard and sampled weights (whole
             # sample weights, draw frequencies) is summed from their float64 values, exactly.
             if mode == MODE_HARD:
@@ -594,7 +599,7 @@ def range_stats(
 
 
 @kernel()
-def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label):
+def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob):
     """``gaussian.posterior_gaussian`` for the rows of chunks ``lo ... hi - 1``, through
     the same log-densities and soft weights as ``range_stats`` (so a sampled E-step
     draws from exactly the posterior reported here)."""
@@ -612,5 +617,5 @@ def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob,
             log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
             tile_posterior(
                 logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
-                out_resp, out_log_prob, out_label,
+                out_resp, out_log_prob, out_label, out_weighted_log_prob,
             )

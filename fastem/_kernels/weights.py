@@ -320,12 +320,44 @@ def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, lo
 
 
 @kernel()
-def tile_posterior(logp_t, n_used, first, top, total, weights_t, log_prob, row, out_resp, out_log_prob, out_label):
+def mask_known_labels(logp_t, known_labels, tile_start, n_used):
+    """Put each labelled row of a tile wholly on its known component: its other
+    components' weighted log-densities in ``logp_t`` (K, n) become -inf.
+
+    Every weight mode then follows the label with no change of its own: the soft
+    weight is the label's indicator, the hard argmax and the draws pick it, and the
+    row's log-likelihood term is the complete-data one, log pi_k + log p(x | k).
+    ``known_labels`` (int64) holds a component per row of the data, counted from the
+    kernel's first row (-1: unknown; row ``tile_start + i`` is the tile's column i), or
+    nothing, when there are no labels (a no-op: one compiled signature serves both).
+    """
+    if known_labels.shape[0] == 0:
+        return
+    minus_inf = logp_t.dtype.type(-np.inf)
+    for i in range(n_used):
+        label = known_labels[tile_start + i]
+        if label < 0:
+            continue
+        for k in range(logp_t.shape[0]):
+            if k != label:
+                logp_t[k, i] = minus_inf
+
+
+@kernel()
+def tile_posterior(
+    logp_t, n_used, first, top, total, weights_t, log_prob, row, out_resp, out_log_prob, out_label,
+    out_weighted_log_prob,
+):
     """Per-row outputs of a tile's first ``n_used`` rows, whose log-densities are held
-    components by rows, written from row ``first`` on: the best component, and the
-    posterior and log p(x) from ``soft_weights_tile`` (so they equal the weights an
-    E-step forms); each output is filled only when its length is not zero."""
+    components by rows, written from row ``first`` on: the weighted log-densities
+    themselves (as float64), the best component, and the posterior and log p(x) from
+    ``soft_weights_tile`` (so they equal the weights an E-step forms); each output is
+    filled only when its length is not zero."""
     n_components = logp_t.shape[0]
+    if out_weighted_log_prob.shape[0] > 0:
+        for i in range(n_used):
+            for k in range(n_components):
+                out_weighted_log_prob[first + i, k] = logp_t[k, i]
     if out_label.shape[0] > 0:
         for i in range(n_used):
             for k in range(n_components):

@@ -16,7 +16,7 @@ kernels where the blocks of a Dask array live.
 
 import numpy as np
 
-from .._validation import check_sample_weight
+from .._validation import check_known_labels, check_sample_weight
 from .array import ArraySource, BinaryRows
 from .chunked import ChunkedSource, memmap_chunks
 from .dask_source import DaskSource, is_dask_array
@@ -24,23 +24,29 @@ from .dask_source import DaskSource, is_dask_array
 __all__ = ["ArraySource", "BinaryRows", "ChunkedSource", "DaskSource", "make_source"]
 
 
-def make_source(X, sample_weight, check, n_features=None, n_threads=None, verbose=0):
+def make_source(
+    X, sample_weight, check, n_features=None, n_threads=None, verbose=0, known_labels=None, n_components=None
+):
     """The source for what ``fit`` was given.
 
     A Dask array runs on Dask; a ``np.memmap`` (``np.load(..., mmap_mode="r")``) is read
     chunk by chunk; anything else is validated by ``check(X, n_features=...,
     min_samples=2)`` and held in memory.  ``check`` is the estimator's data check (see
-    ``ChunkedSource``).
+    ``ChunkedSource``).  ``known_labels`` (a NumPy array of shape (n_samples,) for
+    every kind of X, or None) index ``n_components`` components.
     """
     if is_dask_array(X):
         _check_layout(X, check, n_features)
-        return DaskSource(X, sample_weight, check, n_threads)
+        return DaskSource(X, sample_weight, check, n_threads, known_labels, n_components)
     if isinstance(X, np.memmap):
         _check_layout(X, check, n_features)
         weights = check_sample_weight(sample_weight, X.shape[0])
-        return ChunkedSource(memmap_chunks(X, weights), check, X.shape[1], n_threads, verbose)
+        labels = check_known_labels(known_labels, X.shape[0], n_components)
+        chunks = memmap_chunks(X, weights, labels)
+        return ChunkedSource(chunks, check, X.shape[1], n_threads, verbose, n_components)
     X = check(X, n_features=n_features, min_samples=2)
-    return ArraySource(X, check_sample_weight(sample_weight, X.shape[0]), n_threads)
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    return ArraySource(X, weights, n_threads, check_known_labels(known_labels, X.shape[0], n_components))
 
 
 def _check_layout(X, check, n_features):

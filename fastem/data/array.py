@@ -11,7 +11,8 @@ _DISTANCE_BLOCK_ROWS = 16384
 
 
 class ArraySource:
-    """An in-memory (or memory-mapped) 2-D array with optional sample weights.
+    """An in-memory (or memory-mapped) 2-D array with optional sample weights and
+    known labels.
 
     Parameters
     ----------
@@ -19,12 +20,16 @@ class ArraySource:
     sample_weight : ndarray of shape (n_samples,) float64, or None
     n_threads : int or None
         Threads for the kernels; None uses Numba's default.
+    known_labels : ndarray of shape (n_samples,) int64, or None
+        Each row's known component, or -1 (see ``check_known_labels``); every E-step
+        puts a labelled row wholly on its component.
     """
 
-    def __init__(self, X, sample_weight=None, n_threads=None):
+    def __init__(self, X, sample_weight=None, n_threads=None, known_labels=None):
         self.X = X
         self.sample_weight = sample_weight
         self.n_threads = n_threads
+        self.known_labels = known_labels
 
     @property
     def n_samples(self):
@@ -35,8 +40,11 @@ class ArraySource:
         return self.X.shape[1]
 
     def init_sample(self, n_components):
-        """The rows initialisation may use: all of them, in memory already."""
-        return self
+        """The rows initialisation may use: all of them, in memory already (without
+        their labels: initialisation is the same with or without them)."""
+        if self.known_labels is None:
+            return self
+        return ArraySource(self.X, self.sample_weight, self.n_threads)
 
     def note(self):
         """Progress text for the iteration lines (none: one array, one pass)."""
@@ -46,7 +54,7 @@ class ArraySource:
         """Sum of the E-step statistics of every row under ``params`` (``mode``, ``seed``
         and ``n_draws`` as in ``family.estep``)."""
         with limit_threads(self.n_threads):
-            return family.estep(self.X, self.sample_weight, params, mode, seed, n_draws)
+            return family.estep(self.X, self.sample_weight, params, mode, seed, n_draws, known_labels=self.known_labels)
 
     def farthest_points(self, points, count):
         """The ``count`` rows (of positive weight) farthest from their closest point in

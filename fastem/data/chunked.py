@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from .._kernels._jit import CHUNK_ROWS, MODE_SOFT, limit_threads
-from .._validation import check_sample_weight
+from .._validation import check_known_labels, check_sample_weight
 from .array import ArraySource
 from .sampling import StreamSample, sample_size
 
@@ -21,8 +21,9 @@ from .sampling import StreamSample, sample_size
 MEMMAP_CHUNK_BYTES = 32 * 2**20
 
 
-def memmap_chunks(X, sample_weight=None):
-    """A factory of ``(rows, weights)`` chunks of the memory-mapped ``X``.
+def memmap_chunks(X, sample_weight=None, known_labels=None):
+    """A factory of ``(rows, weights, labels)`` chunks of the memory-mapped ``X``
+    (``weights`` and ``labels`` slices of the given arrays, or None).
 
     Chunks are ``MEMMAP_CHUNK_BYTES`` of whole rows, a multiple of the kernels' chunk
     size.  Once a chunk has been used, its pages are released from this process (they
@@ -35,7 +36,9 @@ def memmap_chunks(X, sample_weight=None):
     def chunks():
         for start in range(0, X.shape[0], rows):
             chunk = X[start:start + rows]
-            yield chunk, (None if sample_weight is None else sample_weight[start:start + rows])
+            weights = None if sample_weight is None else sample_weight[start:start + rows]
+            labels = None if known_labels is None else known_labels[start:start + rows]
+            yield chunk, weights, labels
             release_pages(chunk)
 
     return chunks
@@ -62,8 +65,9 @@ class ChunkedSource:
     Parameters
     ----------
     chunks : callable
-        ``chunks()`` returns a fresh iterable; each item is a 2-D array of rows or a
-        pair ``(rows, sample_weight)``.
+        ``chunks()`` returns a fresh iterable; each item is a 2-D array of rows, a
+        pair ``(rows, sample_weight)`` or a triple ``(rows, sample_weight,
+        known_labels)`` (either may be None).
     check : callable
         ``check(rows, n_features=..., min_samples=0)`` validates one chunk's rows (and
         converts them to what the family's kernel takes).
@@ -73,10 +77,13 @@ class ChunkedSource:
         Threads for the kernels.
     verbose : int
         With a terminal on stderr, a nonzero value shows the chunks of each pass.
+    n_components : int or None
+        The components that chunks' known labels index (None: chunks take no labels).
     """
 
-    def __init__(self, chunks, check, n_features=None, n_threads=None, verbose=0):
+    def __init__(self, chunks, check, n_features=None, n_threads=None, verbose=0, n_components=None):
         self._make_chunks = chunks
+        self._n_components = n_components
         self._check = check
         self.n_features = n_features
         self.n_threads = n_threads
@@ -89,25 +96,32 @@ class ChunkedSource:
         self._samples = {}  # n_components -> ArraySource: each start of n_init reuses it
 
     def _checked(self, item, index):
-        """(rows, sample_weight) of one chunk, validated; errors name the chunk."""
+        """(rows, sample_weight, known_labels) of one chunk, validated; errors name the chunk."""
         try:
             if isinstance(item, tuple):
-                if len(item) != 2:
-                    raise ValueError(f"a chunk is an array or a pair (X, sample_weight); got a {len(item)}-tuple.")
-                rows, weights = item
+                if len(item) not in (2, 3):
+                    raise ValueError(
+                        "a chunk is an array, a pair (X, sample_weight) or a triple (X, sample_weight, "
+                        f"known_labels); got a {len(item)}-tuple."
+                    )
+                rows, weights, labels = item if len(item) == 3 else item + (None,)
             else:
-                rows, weights = item, None
+                rows, weights, labels = item, None, None
             rows = self._check(rows, n_features=self.n_features, min_samples=0)
             weights = check_sample_weight(weights, rows.shape[0])
+            if labels is not None and self._n_components is None:
+                raise ValueError("this source takes no known_labels (it was made without n_components).")
+            labels = check_known_labels(labels, rows.shape[0], self._n_components)
         except (ValueError, TypeError) as error:
             raise type(error)(f"chunk {index}: {error}") from None
         if self.n_features is None:
             self.n_features = rows.shape[1]
         self._weighted |= weights is not None
-        return rows, weights
+        return rows, weights, labels
 
     def chunks(self):
-        """``(first_row, rows, sample_weight)`` of every non-empty chunk of one pass."""
+        """``(first_row, rows, sample_weight, known_labels)`` of every non-empty chunk of
+        one pass."""
         iterable = self._make_chunks()
         try:
             iterator = iter(iterable)
@@ -124,11 +138,11 @@ class ChunkedSource:
         self._last_iterator = iterator
         first_row = index = 0
         for index, item in enumerate(iterator):
-            rows, weights = self._checked(item, index)
+            rows, weights, labels = self._checked(item, index)
             self.chunks_read += 1
             self._show(index)
             if rows.shape[0]:
-                yield first_row, rows, weights
+                yield first_row, rows, weights, labels
             first_row += rows.shape[0]
         self._show(None)
         self._end_pass(first_row, index + 1 if first_row else 0)
@@ -166,17 +180,17 @@ class ChunkedSource:
         """Sum over the chunks of ``family.estep`` (arguments as for ``ArraySource``)."""
         total = None
         with limit_threads(self.n_threads):
-            for first_row, rows, weights in self.chunks():
-                stats = family.estep(rows, weights, params, mode, seed, n_draws, first_row)
+            for first_row, rows, weights, labels in self.chunks():
+                stats = family.estep(rows, weights, params, mode, seed, n_draws, first_row, labels)
                 total = stats if total is None else total + stats
         return total
 
     def init_sample(self, n_components):
         """An ``ArraySource`` on a uniform sample of the rows, drawn in one pass (see
-        ``fastem.data.sampling``); drawn once per source."""
+        ``fastem.data.sampling``), without labels; drawn once per source."""
         if n_components not in self._samples:
             sample = None
-            for _, rows, weights in self.chunks():
+            for _, rows, weights, _ in self.chunks():
                 if sample is None:
                     sample = StreamSample(sample_size(rows.shape[1], n_components))
                 sample.add(rows, weights)

@@ -14,7 +14,7 @@ import threading
 import numpy as np
 
 from .._kernels._jit import MODE_SOFT, limit_threads
-from .._validation import check_sample_weight
+from .._validation import check_known_labels, check_sample_weight
 from .array import ArraySource
 from .sampling import SAMPLE_SEED, concat_rows, sample_size
 
@@ -35,11 +35,14 @@ def _checked_block(rows, weights, index, check, n_features):
         raise type(error)(f"chunk {index}: {error}") from None
 
 
-def block_estep(rows, weights, index, first_row, check, n_features, family, params, mode, seed, n_draws, n_threads):
-    """Statistics of one block (runs where the block is)."""
+def block_estep(
+    rows, weights, labels, index, first_row, check, n_features, family, params, mode, seed, n_draws, n_threads
+):
+    """Statistics of one block (runs where the block is); ``labels`` the block's known
+    labels (checked already) or None."""
     rows, weights = _checked_block(rows, weights, index, check, n_features)
     with _KERNEL_LOCK, limit_threads(n_threads):
-        return family.estep(rows, weights, params, mode, seed, n_draws, first_row)
+        return family.estep(rows, weights, params, mode, seed, n_draws, first_row, labels)
 
 
 def block_sample(rows, weights, index, check, n_features, positions):
@@ -49,8 +52,8 @@ def block_sample(rows, weights, index, check, n_features, positions):
 
 
 class DaskSource:
-    """A row-chunked ``dask.array.Array`` (any column chunking) and optional sample weights
-    (a NumPy array or a 1-D Dask array).
+    """A row-chunked ``dask.array.Array`` (any column chunking), optional sample weights
+    (a NumPy array or a 1-D Dask array) and optional known labels (a NumPy array).
 
     Parameters
     ----------
@@ -59,9 +62,14 @@ class DaskSource:
     check : callable, as for ``ChunkedSource`` (it must pickle for a distributed cluster)
     n_threads : int or None
         Threads for the kernels in each worker process.
+    known_labels : array-like of shape (n_samples,) or None
+        Each row's known component or -1 (``check_known_labels``); each block gets the
+        slice that starts at its first row.
+    n_components : int or None
+        The components the labels index (needed when labels are given).
     """
 
-    def __init__(self, X, sample_weight, check, n_threads=None):
+    def __init__(self, X, sample_weight, check, n_threads=None, known_labels=None, n_components=None):
         sizes = X.chunks[0]
         if any(np.isnan(size) for size in sizes):
             raise ValueError("X has blocks of unknown size; call X.compute_chunk_sizes() first.")
@@ -72,6 +80,10 @@ class DaskSource:
         self._rows = list(X.rechunk({1: -1}).to_delayed().ravel())
         self._first_rows = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         self._weights = self._weight_blocks(sample_weight, sizes)
+        labels = check_known_labels(known_labels, self.n_samples, n_components)
+        self._labels = [
+            None if labels is None else labels[start:start + size] for start, size in zip(self._first_rows, sizes)
+        ]
         self._samples = {}  # n_components -> ArraySource: each start of n_init reuses it
 
     def _weight_blocks(self, sample_weight, sizes):
@@ -98,9 +110,11 @@ class DaskSource:
 
         estep = dask.delayed(block_estep, pure=False)
         parts = [
-            estep(rows, weights, index, int(first_row), self._check, self.n_features,
+            estep(rows, weights, labels, index, int(first_row), self._check, self.n_features,
                   family, params, mode, seed, n_draws, self.n_threads)
-            for index, (rows, weights, first_row) in enumerate(zip(self._rows, self._weights, self._first_rows))
+            for index, (rows, weights, labels, first_row) in enumerate(
+                zip(self._rows, self._weights, self._labels, self._first_rows)
+            )
         ]
         add = dask.delayed(operator.add, pure=False)
         while len(parts) > 1:

@@ -7,7 +7,7 @@ import numpy as np
 from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
 from .._kernels.bernoulli import accumulate_bernoulli, posterior_bernoulli
 from ..stats import BernoulliStats
-from .mixing import log_weights, mixing_weights, weights_from_vector, weights_to_vector
+from .mixing import kernel_labels, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
 _EMPTY_WEIGHTS = np.empty(0)
 
@@ -55,7 +55,7 @@ class BernoulliFamily:
         table = np.ascontiguousarray((np.log(p) - log_not).T)
         return table, log_weights(params.weights) + log_not.sum(axis=1)
 
-    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0):
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0, known_labels=None):
         """Statistics of the rows of ``X`` (``BinaryRows``) under ``params`` (the
         arguments as in ``GaussianFamily.estep``)."""
         if mode == MODE_SAMPLE and n_draws < 1:
@@ -64,25 +64,29 @@ class BernoulliFamily:
         nk = np.zeros(log_norm.shape[0])
         sx_t = np.zeros((X.n_features, log_norm.shape[0]))
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+        labels = kernel_labels(known_labels, X.shape[0])
         colptr, column_rows = X.tile_columns()
         loglik, weight, fingerprint = accumulate_bernoulli(
-            X.indptr, X.indices, colptr, column_rows, weights, table, log_norm, mode, seed, n_draws, first_row, nk,
-            sx_t,
+            X.indptr, X.indices, colptr, column_rows, weights, labels, table, log_norm, mode, seed, n_draws, first_row,
+            nk, sx_t,
         )
         return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), loglik, weight, int(fingerprint))
 
-    def posterior(self, X, params, resp=False, log_prob=False, label=False):
-        """Per-row outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
+    def posterior(self, X, params, resp=False, log_prob=False, label=False, weighted_log_prob=False):
+        """Per-row outputs ``(resp (N, K), log_prob (N,), label (N,), weighted_log_prob
+        (N, K))``, the last ``log pi_k + log p(x | k)``; unrequested ones are None."""
         table, log_norm = self._tables(params)
         n_rows, n_components = X.shape[0], log_norm.shape[0]
         out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
         out_log_prob = np.empty(n_rows if log_prob else 0)
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
-        posterior_bernoulli(X.indptr, X.indices, table, log_norm, out_resp, out_log_prob, out_label)
+        out_weighted = np.empty((n_rows, n_components) if weighted_log_prob else (0, 0))
+        posterior_bernoulli(X.indptr, X.indices, table, log_norm, out_resp, out_log_prob, out_label, out_weighted)
         return (
             out_resp if resp else None,
             out_log_prob if log_prob else None,
             out_label if label else None,
+            out_weighted if weighted_log_prob else None,
         )
 
     def log_prior(self, params):

@@ -11,7 +11,7 @@ from .._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from .._kernels.whiten import whiten
 from ..exceptions import ComponentError
 from ..stats import GaussianStats
-from .mixing import EMPTY_COUNT, log_weights, mixing_weights, weights_from_vector, weights_to_vector
+from .mixing import EMPTY_COUNT, kernel_labels, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -206,48 +206,52 @@ class GaussianFamily:
         means = np.ascontiguousarray(params.means, dtype=dtype)
         return means, np.ascontiguousarray(factors, dtype=dtype), log_norm
 
-    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0):
+    def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0, known_labels=None):
         """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``.
 
         ``mode`` is MODE_SOFT, MODE_HARD or MODE_SAMPLE (``n_draws`` labels per row from
         the random stream ``seed``); ``first_row`` is the position of ``X``'s first row
         in the whole data set (see ``fastem._kernels.gaussian.accumulate_gaussian``).
+        ``known_labels`` (int64, one per row of ``X``: a component, or -1 for unknown;
+        None for none) puts each labelled row wholly on its component in every mode.
         """
         if mode == MODE_SAMPLE and n_draws < 1:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
+        labels = kernel_labels(known_labels, X.shape[0])
         if self.covariance_type == "tied":
-            return self._tied_estep(X, sample_weight, params, mode, seed, n_draws, first_row)
+            return self._tied_estep(X, sample_weight, labels, params, mode, seed, n_draws, first_row)
         means, factors, log_norm = self._kernel_args(params, X.dtype)
         stats = GaussianStats.zeros(means.astype(np.float64), self.moments_type)
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         loglik, weight, fingerprint = accumulate_gaussian(
-            X, weights, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx
+            X, weights, labels, means, factors, log_norm, mode, seed, n_draws, first_row, stats.nk, stats.sx, stats.sxx
         )
         return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight, int(fingerprint))
 
-    def posterior(self, X, params, resp=False, log_prob=False, label=False):
-        """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,))``; unrequested ones are None."""
+    def posterior(self, X, params, resp=False, log_prob=False, label=False, weighted_log_prob=False):
+        """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,), weighted_log_prob
+        (N, K))``, the last ``log pi_k + log p(x | k)``; unrequested ones are None."""
         n_rows, n_components = X.shape[0], params.means.shape[0]
         out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
         out_log_prob = np.empty(n_rows if log_prob else 0)
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
+        out_weighted = np.empty((n_rows, n_components) if weighted_log_prob else (0, 0))
         if self.covariance_type == "tied":
             white = _Whitened(params, X.dtype)
             for start, stop, rows in white.blocks(X):
-                posterior_gaussian(
-                    rows, white.means, white.factors, white.log_norm, out_resp[start:stop] if resp else out_resp,
-                    out_log_prob[start:stop] if log_prob else out_log_prob, out_label[start:stop] if label else out_label,
-                )
+                outputs = [out[start:stop] if out.shape[0] else out for out in (out_resp, out_log_prob, out_label, out_weighted)]
+                posterior_gaussian(rows, white.means, white.factors, white.log_norm, *outputs)
         else:
             means, factors, log_norm = self._kernel_args(params, X.dtype)
-            posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label)
+            posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label, out_weighted)
         return (
             out_resp if resp else None,
             out_log_prob if log_prob else None,
             out_label if label else None,
+            out_weighted if weighted_log_prob else None,
         )
 
-    def _tied_estep(self, X, sample_weight, params, mode, seed, n_draws, first_row):
+    def _tied_estep(self, X, sample_weight, labels, params, mode, seed, n_draws, first_row):
         """The E-step of a tied covariance: each block of rows is whitened by the shared
         factor once (``y = (x - c) U``, one triangular product per row for all
         components) and runs on the diagonal kernels with unit precisions; its scatter
@@ -261,8 +265,9 @@ class GaussianFamily:
         fingerprint = 0
         for start, stop, rows in white.blocks(X, sample_weight):
             weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight[start:stop]
+            block_labels = labels[start:stop] if labels.shape[0] else labels
             block = accumulate_gaussian(
-                rows, weights, white.means, white.factors, white.log_norm, mode, seed, n_draws, first_row + start,
+                rows, weights, block_labels, white.means, white.factors, white.log_norm, mode, seed, n_draws, first_row + start,
                 nk, white_sx, unused_sxx,
             )
             loglik, weight = loglik + block[0], weight + block[1]

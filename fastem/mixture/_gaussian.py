@@ -143,7 +143,8 @@ class GaussianMixture(MixtureBase):
     lower_bound_ : float
         Mean log-likelihood per sample of the best run, at its last iteration (for
         "monte_carlo", at its best iterate); with ``prior="conjugate"``, the
-        log-likelihood plus the log prior, per unit of sample weight.
+        log-likelihood plus the log prior, per unit of sample weight.  Rows with
+        ``known_labels`` count ``log pi_k + log p(x | k)`` of their component.
     lower_bounds_ : list of float
         That value at every iteration of the best run.
     n_steps_ : int

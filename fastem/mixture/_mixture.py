@@ -18,6 +18,7 @@ from .._validation import (
     check_float,
     check_int,
     check_is_fitted,
+    check_known_labels,
     check_random_state,
     check_sample_weight,
 )
@@ -33,20 +34,34 @@ class MixtureBase(EstimatorBase):
     """Shared behaviour of fastem's mixture estimators (not used directly)."""
 
     # -- fitting --------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, known_labels=None):
         """Estimate the parameters with EM (``n_init`` starts, the best one kept).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : ignored
+        y : None
+            Ignored, as scikit-learn's clusterers ignore it (so that pipelines can pass
+            it); the components of rows known in advance go in ``known_labels``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; a weight of 2 counts a row twice.
+        known_labels : array-like of int of shape (n_samples,), default=None
+            Partial labels (semi-supervised EM): ``known_labels[n]`` is the component
+            of row n when it is known, in ``[0, n_components)``, and -1 when it is not.
+            In every E-step (of every ``algorithm``) a labelled row's responsibilities
+            are its component's indicator, and its term of the log-likelihood is
+            ``log pi_k + log p(x_n | k)``; unlabelled rows are as without labels.  With
+            every row labelled, one M-step gives each class's (weighted) fraction,
+            mean and covariance (plus ``reg_covar``).  None, or every entry -1, fits
+            exactly as without labels.  Initialisation does not use the labels, so a
+            data-driven start numbers its components arbitrarily; with few labels,
+            start from the labelled rows (``means_init``, ``probabilities_init``).
 
         X may also be a ``np.memmap`` (or ``np.load(path, mmap_mode="r")``), read chunk
         by chunk so that memory holds one chunk and not the data, or a row-chunked
         ``dask.array.Array``, whose blocks are processed where they live (see
-        "Big data" in the README).
+        "Big data" in the README); ``sample_weight`` and ``known_labels`` are then
+        NumPy arrays over all the rows.
 
         Returns
         -------
@@ -54,7 +69,8 @@ class MixtureBase(EstimatorBase):
         """
         return self._fit_or_forget(
             lambda check, n_features, settings: make_source(
-                X, sample_weight, check, n_features, settings["n_threads"], settings["verbose"]
+                X, sample_weight, check, n_features, settings["n_threads"], settings["verbose"], known_labels,
+                settings["n_components"],
             )
         )
 
@@ -65,11 +81,14 @@ class MixtureBase(EstimatorBase):
         ----------
         chunks : callable
             ``chunks()`` returns a fresh iterable of chunks on each call (EM reads the
-            data several times); a chunk is a 2-D array of rows or a pair
-            ``(rows, sample_weight)``.  Initialisation uses a bounded uniform sample of
-            the rows (every row when there are few).  A bad chunk raises an error that
-            names its index, and leaves the estimator unfitted.
-        y : ignored
+            data several times); a chunk is a 2-D array of rows, a pair
+            ``(rows, sample_weight)`` or a triple ``(rows, sample_weight,
+            known_labels)`` (either may be None; ``known_labels`` as in :meth:`fit`,
+            the chunk's rows' entries).  Initialisation uses a bounded uniform sample
+            of the rows (every row when there are few), without labels.  A bad chunk
+            raises an error that names its index, and leaves the estimator unfitted.
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -82,13 +101,16 @@ class MixtureBase(EstimatorBase):
             )
         return self._fit_or_forget(
             lambda check, n_features, settings: ChunkedSource(
-                chunks, check, n_features, settings["n_threads"], settings["verbose"]
+                chunks, check, n_features, settings["n_threads"], settings["verbose"], settings["n_components"]
             )
         )
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most probable component of each row of ``X``."""
-        return self.fit(X, sample_weight=sample_weight).predict(X)
+    def fit_predict(self, X, y=None, sample_weight=None, known_labels=None):
+        """Fit (``y`` ignored; ``sample_weight`` and ``known_labels`` as in :meth:`fit`),
+        then return the most probable component of each row of ``X`` under the fitted
+        model, as :meth:`predict` does (a labelled row's prediction may differ from its
+        label)."""
+        return self.fit(X, sample_weight=sample_weight, known_labels=known_labels).predict(X)
 
     def _family_attributes(self, family):
         """Fitted attributes that come from the family rather than its parameters."""
@@ -177,7 +199,7 @@ class MixtureBase(EstimatorBase):
         return fitted
 
     # -- online EM ------------------------------------------------------------------
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X, y=None, sample_weight=None, known_labels=None):
         """One step of online (stepwise) EM on the chunk ``X``.
 
         The chunk's E-step statistics, per unit of sample weight, are blended into
@@ -191,18 +213,21 @@ class MixtureBase(EstimatorBase):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : ignored
+        y : None
+            Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
+        known_labels : array-like of int of shape (n_samples,), default=None
+            The chunk's partial labels, as in :meth:`fit` (not used to initialise).
 
         Returns
         -------
         self
         """
-        for name, value in self._partial_fit(X, sample_weight).items():
+        for name, value in self._partial_fit(X, sample_weight, known_labels).items():
             setattr(self, name, value)
         return self
 
-    def _partial_fit(self, X, sample_weight):
+    def _partial_fit(self, X, sample_weight, known_labels=None):
         """The attributes after one stepwise update; raises before anything is set."""
         settings = self._checked_settings()
         algorithm, _, _, accelerate = settings["variant"]
@@ -214,7 +239,9 @@ class MixtureBase(EstimatorBase):
             )
         fitted = self._is_fitted()
         X = self._checked_data(X, self.n_features_in_ if fitted else None)
-        source = ArraySource(X, check_sample_weight(sample_weight, X.shape[0]), settings["n_threads"])
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        labels = check_known_labels(known_labels, X.shape[0], settings["n_components"])
+        source = ArraySource(X, weights, settings["n_threads"], labels)
         family = self._make_family(settings, source, continuing=fitted)
         if fitted:
             params, state = self._fitted_params(), getattr(self, "_stepwise_", None)  # None after fit
@@ -265,6 +292,24 @@ class MixtureBase(EstimatorBase):
     def score_samples(self, X):
         """Log-likelihood ``log p(x)`` of each row of ``X``, shape (n_samples,)."""
         return self._posterior(X, log_prob=True)[1]
+
+    def estimate_weighted_log_prob(self, X):
+        """``log pi_k + log p(x | k)`` for each row of ``X`` and component.
+
+        The terms whose log-sum-exp is :meth:`score_samples` and whose softmax is
+        :meth:`predict_proba`, as the E-step forms them (in X's dtype), so they stay
+        finite and exact where ``predict_proba`` underflows to 0 (rows far from every
+        component).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float64
+        """
+        return self._posterior(X, weighted_log_prob=True)[3]
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood per sample of ``X`` (weighted by ``sample_weight`` if given)."""
