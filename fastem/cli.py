@@ -60,7 +60,8 @@ def _fit(X, n_components, covariance, args):
 
 
 def _add_fit_options(parser, n_init):
-    parser.add_argument("--covariance", choices=["full", "diag"], default="full")
+    parser.add_argument("--covariance", choices=["full", "tied", "diag", "spherical"], default="full",
+                        help="the covariance type (as GaussianMixture's covariance_type)")
     parser.add_argument("--algorithm", choices=["em", "hard", "monte_carlo", "generalized"], default="em",
                         help="the EM variant (see the README: Which EM variant when)")
     parser.add_argument("--accelerate", choices=["squarem"], default=None,

@@ -128,6 +128,9 @@ STEPS = (
     Step("GaussianMixture full float32", partial(warm_gaussian, "full", np.float32)),
     Step("GaussianMixture diag float64", partial(warm_gaussian, "diag", np.float64)),
     Step("GaussianMixture diag float32", partial(warm_gaussian, "diag", np.float32)),
+    # spherical runs on the diagonal kernels; tied adds the whitening kernel
+    Step("GaussianMixture tied float64", partial(warm_gaussian, "tied", np.float64)),
+    Step("GaussianMixture tied float32", partial(warm_gaussian, "tied", np.float32)),
     Step("GaussianMixture memory-mapped float64", partial(warm_gaussian_memmap, np.float64)),
     Step("GaussianMixture memory-mapped float32", partial(warm_gaussian_memmap, np.float32)),
     Step("KMeans float64", partial(warm_kmeans, np.float64)),
