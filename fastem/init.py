@@ -292,7 +292,7 @@ def split_component(family, params):
     if covariance_type != "tied":
         covariances = np.concatenate([covariances, covariances[k:k + 1]])
     precisions_cholesky = family.precisions_cholesky_from_covariances(covariances)
-    return GaussianParams(weights, means, covariances, precisions_cholesky)
+    return GaussianParams(weights, means, covariances, precisions_cholesky, covariance_type)
 
 
 def split_start(source, family, n_components):
@@ -401,7 +401,7 @@ def _scatter_axis(source, family, params, k):
     blocks = list(_binary_blocks(X))
     row_weights = np.empty(X.shape[0])
     for start, stop, _, block in blocks:  # a block at a time: no (N, K) responsibilities
-        resp, _, _ = ArraySource(block, None, source.n_threads).posterior(family, params, resp=True)
+        resp = ArraySource(block, None, source.n_threads).posterior(family, params, resp=True)[0]
         row_weights[start:stop] = weights[start:stop] * resp[:, k]
     axis = np.sqrt(centre * (1.0 - centre))
     for _ in range(SPLIT_POWER_STEPS):
