@@ -5,12 +5,14 @@
 """
 
 from .exceptions import ComponentError, ConvergenceWarning, NotFittedError
+from .linear_model import BayesianLinearRegression
 from .mixture import BernoulliMixture, GaussianMixture, KMeans
 from .persistence import load
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesianLinearRegression",
     "BernoulliMixture",
     "ComponentError",
     "ConvergenceWarning",

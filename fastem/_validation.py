@@ -77,6 +77,38 @@ def _check_finite(array, name):
         )
 
 
+def check_target(y, n_samples, name="y"):
+    """Return a regression target as float64 of shape (n_samples,) with finite values
+    (the user's array itself when it already is one; it is never written to)."""
+    if _is_sparse(y):
+        raise TypeError(f"{name} is a scipy.sparse matrix; pass a dense 1-D array ({name}.toarray().ravel()).")
+    array = np.asarray(y)
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise type(error)(
+                f"{name} has dtype object and holds a value that is not a number ({error}); "
+                "a regression target must be numeric."
+            ) from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} has dtype {array.dtype}; a regression target must be numeric. Convert it with "
+            f"{name}.astype(np.float64)."
+        )
+    if array.ndim != 1:
+        hint = f" Pass {name}.ravel() for a single target." if array.ndim == 2 and array.shape[1] == 1 else ""
+        raise ValueError(
+            f"{name} must be a 1-D array of shape (n_samples,); got a {array.ndim}-D array of "
+            f"shape {array.shape}.{hint}"
+        )
+    if array.shape[0] != n_samples:
+        raise ValueError(f"{name} has {array.shape[0]} entries but X has {n_samples} rows.")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    _check_finite(array, name)
+    return array
+
+
 def check_sample_weight(sample_weight, n_samples):
     """Return float64 weights of shape (n_samples,), or None for unit weights."""
     if sample_weight is None:

@@ -133,3 +133,67 @@ class BernoulliStats(_Additive):
     loglik: float
     weight: float
     fingerprint: int = 0
+
+
+@dataclass(frozen=True)
+class RegressionStats:
+    """Weighted moments of the rows ``z = (x, y)`` of a regression: a row's features
+    followed by its target.
+
+    They do not depend on any parameter, so a fit takes them in one pass.  Each block's
+    moments are taken about its own weighted mean, and two blocks combine by the
+    pairwise update of Chan, Golub & LeVeque (1979)::
+
+        mean    = mean_a + (w_b / w) d,                d = mean_b - mean_a
+        scatter = scatter_a + scatter_b + (w_a w_b / w) d d^T
+
+    so that data far from the origin keep their digits and no shift has to be chosen
+    before the pass.  The combination is exact in real arithmetic: the moments of two
+    disjoint sets of rows add up to those of their union.
+
+    Attributes
+    ----------
+    weight : float
+        Sum of sample weights (the number of rows when unweighted).
+    mean : ndarray of shape (n_features + 1,)
+        Weighted mean of ``z`` (zeros when ``weight`` is 0).
+    scatter : ndarray of shape (n_features + 1, n_features + 1)
+        ``sum_n w_n (z_n - mean)(z_n - mean)^T``.
+    """
+
+    weight: float
+    mean: np.ndarray
+    scatter: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_features):
+        """The moments of no rows."""
+        return cls(0.0, np.zeros(n_features + 1), np.zeros((n_features + 1, n_features + 1)))
+
+    @property
+    def n_features(self):
+        return self.mean.shape[0] - 1
+
+    def __add__(self, other):
+        if self.mean.shape != other.mean.shape:
+            raise ValueError(
+                f"Regression statistics of {self.n_features} and {other.n_features} features do not add."
+            )
+        if other.weight == 0:
+            return self
+        if self.weight == 0:
+            return other
+        weight = self.weight + other.weight
+        delta = other.mean - self.mean
+        mean = self.mean + (other.weight / weight) * delta
+        scatter = self.scatter + other.scatter + (self.weight * other.weight / weight) * np.outer(delta, delta)
+        return RegressionStats(weight, mean, scatter)
+
+    def moments(self, centred):
+        """``(X^T W X, X^T W y, y^T W y)``: about the weighted means when ``centred``
+        (a fit with an intercept), about the origin otherwise."""
+        D = self.n_features
+        scatter = self.scatter
+        if not centred:
+            scatter = scatter + self.weight * np.outer(self.mean, self.mean)
+        return scatter[:D, :D], scatter[:D, D], float(scatter[D, D])

@@ -289,6 +289,35 @@ class SQUAREM:
                 step_max *= SQUAREM_STEP_FACTOR
 
 
+class StepTolerance:
+    """Any variant, stopped when one of its steps moves the parameters by less than
+    ``tol``: an iteration whose ``distance(params, next)`` is below ``tol`` is reported
+    as a fixed point.  For a criterion on the parameters rather than the objective
+    (scikit-learn's ``BayesianRidge`` stops on the summed change of its coefficients);
+    give the monitor ``tol=0`` so that the objective never stops the run.
+
+    Parameters
+    ----------
+    base : a variant
+    distance : callable, ``distance(params, next) -> float``
+    tol : float
+    """
+
+    def __init__(self, base, distance, tol):
+        self.base = base
+        self.distance = distance
+        self.tol = tol
+
+    @property
+    def keep_best(self):
+        return self.base.keep_best
+
+    def steps(self, source, family, params):
+        for step in self.base.steps(source, family, params):
+            small = self.distance(step.params, step.next) < self.tol
+            yield replace(step, fixed_point=step.fixed_point or small)
+
+
 ALGORITHMS = ("em", "hard", "monte_carlo", "generalized")
 GEM_STEPS = ("overrelaxed", "ecm")
 ACCELERATIONS = (None, "squarem")

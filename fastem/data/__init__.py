@@ -11,7 +11,9 @@ parameters; it never touches the data itself.  Every source has
 
 ``ArraySource`` holds an array in memory; ``ChunkedSource`` reads chunks afresh on every
 pass (a memory-mapped file, or a user's factory of chunks); ``DaskSource`` runs the
-kernels where the blocks of a Dask array live.
+kernels where the blocks of a Dask array live.  A regression's rows carry their targets
+(``RowsWithTargets``, ``regression.py``) through the same sources; a model whose
+statistics do not depend on its parameters runs EM on a ``SummarySource`` after one pass.
 """
 
 import numpy as np
@@ -20,8 +22,20 @@ from .._validation import check_known_labels, check_sample_weight
 from .array import ArraySource, BinaryRows
 from .chunked import ChunkedSource, memmap_chunks
 from .dask_source import DaskSource, is_dask_array
+from .regression import RowsWithTargets, chunk_source, make_regression_source
+from .summary import SummarySource
 
-__all__ = ["ArraySource", "BinaryRows", "ChunkedSource", "DaskSource", "make_source"]
+__all__ = [
+    "ArraySource",
+    "BinaryRows",
+    "ChunkedSource",
+    "DaskSource",
+    "RowsWithTargets",
+    "SummarySource",
+    "chunk_source",
+    "make_regression_source",
+    "make_source",
+]
 
 
 def make_source(
