@@ -6,12 +6,13 @@
 
 from .exceptions import ComponentError, ConvergenceWarning, NotFittedError
 from .linear_model import BayesianLinearRegression
-from .mixture import BernoulliMixture, GaussianMixture, KMeans
+from .mixture import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, KMeans
 from .persistence import load
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesianGaussianMixture",
     "BayesianLinearRegression",
     "BernoulliMixture",
     "ComponentError",

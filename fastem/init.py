@@ -169,10 +169,20 @@ def data_moments(source, n_components):
 def initial_params(source, family, n_components, init_params, rng):
     """Data-driven starting parameters for ``family`` by method ``init_params``, from the
     rows of ``source`` that initialisation may use (``source.init_sample``)."""
+    if init_params == "split":
+        source = source.init_sample(n_components)
+        check_enough_rows(source.n_samples, n_components)
+        return split_start(source, family, n_components)
+    return family.m_step(initial_stats(source, family, n_components, init_params, rng))
+
+
+def initial_stats(source, family, n_components, init_params, rng):
+    """The E-step statistics of the starting assignment of ``init_params`` (any method
+    but "split"), from the rows of ``source`` that initialisation may use: what an
+    M-step turns into starting parameters.  ``family`` is a ``GaussianFamily``; its
+    covariance type decides the second moments (and the k-means assignment's E-step)."""
     source = source.init_sample(n_components)
     check_enough_rows(source.n_samples, n_components)
-    if init_params == "split":
-        return split_start(source, family, n_components)
     X, weights = source.X, source.sample_weight
     covariance_type = family.moments_type
     if init_params == "kmeans":
@@ -186,7 +196,7 @@ def initial_params(source, family, n_components, init_params, rng):
         stats = _random_resp_stats(X, weights, n_components, covariance_type, rng)
     else:  # validated by the estimator; kept for direct callers
         raise ValueError(f"init_params must be one of {INIT_METHODS}; got {init_params!r}.")
-    return family.m_step(stats)
+    return stats
 
 
 # -- splitting start ----------------------------------------------------------------------

@@ -236,10 +236,10 @@ def _default_covariance_prior(data_covariance, covariance_type, n_components, n_
     return np.array(np.trace(scaled) / n_features)
 
 
-def _covariance_prior(value, covariance_type, n_features):
-    """The user's Lambda, checked for the type's shape."""
+def _covariance_prior(value, covariance_type, n_features, owner="GaussianMixture"):
+    """The user's Lambda, checked for the type's shape (``owner`` names the estimator)."""
     if covariance_type == "spherical":
-        return np.array(_check_finite_float(value, "covariance_prior", "GaussianMixture", 0.0, low_open=True))
+        return np.array(_check_finite_float(value, "covariance_prior", owner, 0.0, low_open=True))
     if covariance_type == "diag":
         scale = check_init_array(value, "covariance_prior", (n_features,), "(n_features,)")
         if (scale <= 0).any():

@@ -336,20 +336,11 @@ class GaussianMixture(MixtureBase):
 
     # -- using the fitted model -----------------------------------------------------
     def _fitted_params(self):
-        kind = self._fitted_covariance_type()
+        kind = fitted_covariance_type(self)
         return GaussianParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_, kind)
 
-    def _fitted_covariance_type(self):
-        """The type of the fitted parameters, read from their shapes (covariance_type may
-        have been set since); where diag and tied shapes agree (n_components equal to
-        n_features), covariance_type decides."""
-        factors = self.precisions_cholesky_
-        if factors.ndim == 2 and factors.shape[0] == factors.shape[1] == self.means_.shape[0]:
-            return "tied" if self.covariance_type == "tied" else "diag"
-        return GaussianParams(self.weights_, self.means_, self.covariances_, factors).covariance_type
-
     def _fitted_family(self):
-        family = GaussianFamily(self._fitted_covariance_type(), self.reg_covar)
+        family = GaussianFamily(fitted_covariance_type(self), self.reg_covar)
         # what bic and aic count: the groups the fit held are not free parameters
         family.fixed = dict.fromkeys(self._checked_fixed_params(type(self).__name__))
         return family
@@ -359,3 +350,13 @@ class GaussianMixture(MixtureBase):
         from ..persistence import save_model
 
         save_model(self, path)
+
+
+def fitted_covariance_type(estimator):
+    """The type of a fitted Gaussian estimator's parameters, read from their shapes
+    (``covariance_type`` may have been set since); where diag and tied shapes agree
+    (n_components equal to n_features), ``covariance_type`` decides."""
+    factors, means = estimator.precisions_cholesky_, estimator.means_
+    if factors.ndim == 2 and factors.shape[0] == factors.shape[1] == means.shape[0]:
+        return "tied" if estimator.covariance_type == "tied" else "diag"
+    return GaussianParams(estimator.weights_, means, estimator.covariances_, factors).covariance_type

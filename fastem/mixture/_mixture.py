@@ -33,6 +33,8 @@ from ._base import EstimatorBase
 class MixtureBase(EstimatorBase):
     """Shared behaviour of fastem's mixture estimators (not used directly)."""
 
+    _OBJECTIVE_NAME = "log-likelihood"  # how verbose progress lines name the objective
+
     # -- fitting --------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, known_labels=None):
         """Estimate the parameters with EM (``n_init`` starts, the best one kept).
@@ -122,7 +124,6 @@ class MixtureBase(EstimatorBase):
     def _checked_settings(self):
         owner = type(self).__name__
         settings = dict(
-            variant=check_variant_settings(owner, self.algorithm, self.mc_samples, self.gem_step, self.accelerate),
             n_components=check_int(self.n_components, "n_components", owner, 1),
             tol=check_float(self.tol, "tol", owner, 0.0),
             max_iter=check_int(self.max_iter, "max_iter", owner, 0),
@@ -130,10 +131,18 @@ class MixtureBase(EstimatorBase):
             verbose=check_int(self.verbose, "verbose", owner, 0),
             verbose_interval=check_int(self.verbose_interval, "verbose_interval", owner, 1),
             n_threads=None if self.n_threads is None else check_int(self.n_threads, "n_threads", owner, 1),
-            learning_decay=check_float(self.learning_decay, "learning_decay", owner, 0.5, 1.0, low_open=True),
         )
+        settings.update(self._checked_variant_settings(owner))
         settings.update(self._checked_family_settings(owner))
         return settings
+
+    def _checked_variant_settings(self, owner):
+        """The EM variant (``algorithm``, ``mc_samples``, ``gem_step``, ``accelerate``) and
+        online EM's ``learning_decay``; an estimator without them overrides this."""
+        return dict(
+            variant=check_variant_settings(owner, self.algorithm, self.mc_samples, self.gem_step, self.accelerate),
+            learning_decay=check_float(self.learning_decay, "learning_decay", owner, 0.5, 1.0, low_open=True),
+        )
 
     def _checked_data(self, X, n_features=None, min_samples=1):
         return self._DATA_CHECK(X, n_features=n_features, estimator_name=type(self).__name__, min_samples=min_samples)
@@ -165,7 +174,7 @@ class MixtureBase(EstimatorBase):
                 params, previous = start(source, rng), -math.inf
             monitor = ConvergenceMonitor(
                 settings["tol"], settings["max_iter"], settings["verbose"],
-                settings["verbose_interval"], previous, note=source.note,
+                settings["verbose_interval"], previous, note=source.note, objective_name=self._OBJECTIVE_NAME,
             )
             variant = make_variant(*settings["variant"], settings["tol"], rng)
             result = fit_em(source, family, params, monitor, variant)
