@@ -8,7 +8,6 @@ once per chunk, row by row over each component's listed rows (those with weight 
 it), four rows sharing each update of the sums; leftover rows take the one-row path.
 """
 
-import numpy as np
 
 from ._jit import kernel
 

@@ -121,7 +121,7 @@ class _Whitened:
     unit covariance, so the diagonal kernels with unit factors compute its densities.
     ``scatter`` sums ``w y y^T`` over the blocks whitened so far."""
 
-    def __init__(self, params, dtype):
+    def __init__(self, params, dtype, log_norm):
         n_components, n_features = params.means.shape
         self.centre = params.weights @ params.means
         self.upper = params.precisions_cholesky
@@ -129,11 +129,7 @@ class _Whitened:
         self.means_f64 = (params.means - self.centre) @ self.upper
         self.means = np.ascontiguousarray(self.means_f64, dtype=dtype)
         self.factors = np.ones((n_components, n_features), dtype=dtype)
-        self.log_norm = (
-            log_weights(params.weights)
-            + np.log(np.diagonal(self.upper)).sum()
-            - 0.5 * n_features * math.log(2 * math.pi)
-        )
+        self.log_norm = log_norm  # whitening keeps the densities: the same constants
         self.scatter = np.zeros((n_features, n_features))
 
     def blocks(self, X, sample_weight=None):
@@ -198,13 +194,22 @@ class GaussianFamily:
             factors = np.broadcast_to(factors.T, (n_components, n_features, n_features))
         elif self.covariance_type == "spherical":
             factors = np.broadcast_to(factors[:, None], (n_components, n_features))
-        log_norm = (
+        means = np.ascontiguousarray(params.means, dtype=dtype)
+        return means, np.ascontiguousarray(factors, dtype=dtype), self._log_norm(params)
+
+    def _log_norm(self, params):
+        """Each component's constant in the kernels' log-densities:
+        ``log weight_k + log det U_k - D/2 log(2 pi)``."""
+        n_components, n_features = params.means.shape
+        return (
             log_weights(params.weights)
             + self.log_det_precisions_cholesky(params.precisions_cholesky, n_components, n_features)
             - 0.5 * n_features * math.log(2 * math.pi)
         )
-        means = np.ascontiguousarray(params.means, dtype=dtype)
-        return means, np.ascontiguousarray(factors, dtype=dtype), log_norm
+
+    def _whitened(self, params, dtype):
+        """A tied model in whitened coordinates (``_Whitened``)."""
+        return _Whitened(params, dtype, self._log_norm(params))
 
     def estep(self, X, sample_weight, params, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0, known_labels=None):
         """Statistics of the rows of ``X`` (C-contiguous float32/float64) under ``params``.
@@ -237,7 +242,7 @@ class GaussianFamily:
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
         out_weighted = np.empty((n_rows, n_components) if weighted_log_prob else (0, 0))
         if self.covariance_type == "tied":
-            white = _Whitened(params, X.dtype)
+            white = self._whitened(params, X.dtype)
             for start, stop, rows in white.blocks(X):
                 outputs = [out[start:stop] if out.shape[0] else out for out in (out_resp, out_log_prob, out_label, out_weighted)]
                 posterior_gaussian(rows, white.means, white.factors, white.log_norm, *outputs)
@@ -257,7 +262,7 @@ class GaussianFamily:
         components) and runs on the diagonal kernels with unit precisions; its scatter
         ``sum w y y^T`` gives the components' summed second moments, the only ones a
         tied M-step needs.  The statistics come back in the data's coordinates."""
-        white = _Whitened(params, X.dtype)
+        white = self._whitened(params, X.dtype)
         n_components, n_features = params.means.shape
         nk, white_sx = np.zeros(n_components), np.zeros((n_components, n_features))
         unused_sxx = np.zeros((n_components, n_features))

@@ -37,10 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
 from .._validation import check_init_array, check_option
-from ..stats import GaussianStats
-from .gaussian import _EMPTY_WEIGHTS, GaussianFamily, _outer, _Whitened
+from .gaussian import GaussianFamily, _outer
 from .gaussian_prior import _check_finite_float, _covariance_prior
 from .mixing import EMPTY_COUNT
 
@@ -284,67 +282,9 @@ class VariationalGaussianFamily(GaussianFamily):
             - 0.5 * n_features * math.log(2 * math.pi)
         )
 
-    def _kernel_args(self, params, dtype):
-        means, factors, _ = super()._kernel_args(params, dtype)
-        return means, factors, self.expected_log_norm(params)
-
-    def _whitened(self, params, dtype):
-        """A tied model's whitened form (``_Whitened``; rows centred on the expected
-        weights' mean of the means) with the expected log-normaliser."""
-        white = _Whitened(params, dtype)
-        white.log_norm = self.expected_log_norm(params)
-        return white
-
-    def _tied_estep(self, X, sample_weight, labels, params, mode, seed, n_draws, first_row):
-        """``GaussianFamily._tied_estep`` with ``_whitened``'s log-normaliser: rows
-        whitened once per block by the shared factor, statistics back in the data's
-        coordinates, the second moments summed over the components (slot 0).
-
-        A copy of that method's body: there the whitened model's constant is built
-        from ``log(weights)``, and the expected log-weights can lie below the smallest
-        float64 exponent (a Dirichlet process's last sticks), so they cannot pass
-        through ``weights`` without turning -inf.
-        """
-        white = self._whitened(params, X.dtype)
-        n_components, n_features = params.means.shape
-        nk, white_sx = np.zeros(n_components), np.zeros((n_components, n_features))
-        unused_sxx = np.zeros((n_components, n_features))
-        loglik = weight = 0.0
-        fingerprint = 0
-        for start, stop, rows in white.blocks(X, sample_weight):
-            weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight[start:stop]
-            block_labels = labels[start:stop] if labels.shape[0] else labels
-            block = accumulate_gaussian(
-                rows, weights, block_labels, white.means, white.factors, white.log_norm, mode, seed, n_draws,
-                first_row + start, nk, white_sx, unused_sxx,
-            )
-            loglik, weight = loglik + block[0], weight + block[1]
-            fingerprint = (fingerprint + int(block[2])) % 2**64
-        white_means, white_scatter = white.means_f64, white.scatter
-        totals = white_sx + nk[:, None] * white_means
-        white_scatter -= _outer(white_means, totals).sum(axis=0) + _outer(totals, white_means).sum(axis=0)
-        white_scatter += np.einsum("k,kd,ke->de", nk, white_means, white_means)
-        inverse = np.linalg.solve(params.precisions_cholesky, np.eye(n_features))
-        sxx = np.zeros((n_components, n_features, n_features))
-        sxx[0] = inverse.T @ white_scatter @ inverse
-        return GaussianStats(nk, white_sx @ inverse, sxx, params.means.astype(np.float64), loglik, weight, fingerprint)
-
-    def posterior(self, X, params, resp=False, log_prob=False, label=False, weighted_log_prob=False):
-        if self.covariance_type != "tied":
-            return super().posterior(X, params, resp, log_prob, label, weighted_log_prob)
-        n_rows, n_components = X.shape[0], params.means.shape[0]
-        outputs = (
-            np.empty((n_rows, n_components) if resp else (0, 0)),
-            np.empty(n_rows if log_prob else 0),
-            np.empty(n_rows if label else 0, dtype=np.int64),
-            np.empty((n_rows, n_components) if weighted_log_prob else (0, 0)),
-        )
-        white = self._whitened(params, X.dtype)
-        for start, stop, rows in white.blocks(X):
-            block = [out[start:stop] if out.shape[0] else out for out in outputs]
-            posterior_gaussian(rows, white.means, white.factors, white.log_norm, *block)
-        wanted = (resp, log_prob, label, weighted_log_prob)
-        return tuple(out if want else None for out, want in zip(outputs, wanted))
+    def _log_norm(self, params):
+        # the kernels (and a tied model's whitened form) take the expected constants
+        return self.expected_log_norm(params)
 
     # -- M-step ---------------------------------------------------------------------
     def m_step(self, stats, previous=None, update=None):
