@@ -504,11 +504,9 @@ X_ERRORS = np.random.default_rng(0).normal(size=(50, 3))
          "The 'mean_precision_prior' parameter of BayesianGaussianMixture must be a float in the range "
          "(0.0, inf). Got -1.0 instead."),
         (dict(degrees_of_freedom_prior=2.0),
-         "degrees_of_freedom_prior must be greater than n_features - 1 = 2 (the Wishart prior of every "
-         "covariance_type); got 2."),
+         "The parameter 'degrees_of_freedom_prior' should be greater than 2, but got 2.000."),
         (dict(covariance_type="diag", degrees_of_freedom_prior=1.5),
-         "degrees_of_freedom_prior must be greater than n_features - 1 = 2 (the Wishart prior of every "
-         "covariance_type); got 1.5."),
+         "The parameter 'degrees_of_freedom_prior' should be greater than 2, but got 1.500."),
         (dict(mean_prior=[0.0, 0.0]), "mean_prior must have shape (n_features,) = (3,); got shape (2,)."),
         (dict(covariance_prior=np.eye(2)),
          "covariance_prior must have shape (n_features, n_features) = (3, 3); got shape (2, 2)."),

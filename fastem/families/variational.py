@@ -210,9 +210,8 @@ def resolve_variational_prior(settings, covariance_type, n_components, n_feature
     if nu is None:
         nu = float(n_features)
     elif not nu > n_features - 1:
-        raise ValueError(
-            f"degrees_of_freedom_prior must be greater than n_features - 1 = {n_features - 1} "
-            f"(the Wishart prior of every covariance_type); got {nu:g}."
+        raise ValueError(  # scikit-learn's words, so that code matching them keeps working
+            f"The parameter 'degrees_of_freedom_prior' should be greater than {n_features - 1}, but got {nu:.3f}."
         )
     mean = covariance = None
     if settings["mean_prior"] is not None:
