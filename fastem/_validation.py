@@ -24,8 +24,12 @@ def _is_sparse(X):
     return type(X).__module__.startswith("scipy.sparse")
 
 
-def check_data(X, name="X", n_features=None, estimator_name="the estimator", min_samples=1):
-    """Return ``X`` as a C-contiguous 2-D float32/float64 array with finite values."""
+def check_data(X, name="X", n_features=None, estimator_name="the estimator", min_samples=1, allow_missing=False):
+    """Return ``X`` as a C-contiguous 2-D float32/float64 array with finite values.
+
+    With ``allow_missing``, NaN entries are kept (missing values); inf is still
+    rejected, and so is a row with every feature NaN.
+    """
     if _is_sparse(X):
         raise TypeError(
             f"{name} is a scipy.sparse matrix; sparse input is not supported by "
@@ -62,8 +66,30 @@ def check_data(X, name="X", n_features=None, estimator_name="the estimator", min
     if array.dtype not in (np.float32, np.float64):
         array = array.astype(np.float64)
     array = np.ascontiguousarray(array)
-    _check_finite(array, name)
+    if allow_missing:
+        _check_missing(array, name)
+    else:
+        _check_finite(array, name)
     return array
+
+
+def every_feature_missing(row, name="X"):
+    """The error message for a row (at data-set position ``row``) with no observed feature."""
+    return f"{name} row {row} has every feature missing; drop it or give at least one value."
+
+
+def _check_missing(array, name):
+    """NaN may stand for a missing entry, but inf is no value, and a row needs one entry."""
+    infinite = np.isinf(array)
+    if infinite.any():
+        bad = np.argwhere(infinite)
+        raise ValueError(
+            f"{name} contains {len(bad)} infinite value(s) (first at row {bad[0][0]}, column {bad[0][1]}); "
+            "missing='em' takes NaN as a missing value, but inf is not one. Remove or replace them."
+        )
+    empty = np.isnan(array).all(axis=1) if array.shape[1] else np.zeros(0, dtype=bool)
+    if empty.any():
+        raise ValueError(every_feature_missing(int(np.flatnonzero(empty)[0]), name))
 
 
 def _check_finite(array, name):

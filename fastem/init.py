@@ -150,15 +150,29 @@ class _UnlabelledFamily(GaussianFamily):
         return super().estep(X, sample_weight, params, mode, seed, n_draws, first_row)
 
 
-def data_moments(source, n_components):
+def data_moments(source, n_components, missing=False):
     """The weighted mean (D,) and covariance (D, D) of every row of ``source``, the
     covariance over the total weight less one (R's ``var``; over the total weight where
     that is at most 1), from one E-step of a one-component model.  Moments are taken
-    about the mean of the initialisation sample, so offset data keeps its precision."""
+    about the mean of the initialisation sample, so offset data keeps its precision.
+
+    With ``missing`` (NaN entries are missing values), the E-step is that of missing
+    values: about the mean of the sample's rows that initialisation uses
+    (``without_nan``), under a diagonal covariance of the sample's observed variances,
+    so a missing entry counts as that mean, with that variance.  A one-component
+    E-step gives every row weight 1 whatever the covariance, so data without NaN get
+    exactly the moments they get without ``missing``."""
     sample = source.init_sample(n_components)
-    shift = np.average(sample.X, axis=0, weights=sample.sample_weight)[None].astype(np.float64)
-    family = _UnlabelledFamily("full", 0.0)
-    stats = source.estep(family, family.identity_params(shift))
+    if missing:
+        rows = without_nan(sample, 1)
+        shift = np.average(rows.X, axis=0, weights=rows.sample_weight)[None].astype(np.float64)
+        family = _UnlabelledFamily("full", 0.0, missing="em")
+        params = _diagonal_params(family, shift, _observed_variances(sample.X, sample.sample_weight))
+    else:
+        shift = np.average(sample.X, axis=0, weights=sample.sample_weight)[None].astype(np.float64)
+        family = _UnlabelledFamily("full", 0.0)
+        params = family.identity_params(shift)
+    stats = source.estep(family, params)
     weight = stats.nk[0]
     offset = stats.sx[0] / weight
     scatter = stats.sxx[0] - np.outer(stats.sx[0], offset)
@@ -166,13 +180,60 @@ def data_moments(source, n_components):
     return shift[0] + offset, covariance
 
 
+def _observed_variances(X, sample_weight):
+    """Each column's weighted variance over the rows where it is not NaN; 1 where that
+    is not positive (a constant column, or one no row has)."""
+    weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    observed = ~np.isnan(X)
+    values = np.where(observed, X, 0.0).astype(np.float64)
+    totals = weights @ observed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (weights @ values) / totals
+        variances = (weights @ (observed * (values - means) ** 2)) / totals
+    return np.where(variances > 0, variances, 1.0)
+
+
+def _diagonal_params(family, means, variances):
+    """One component of weight 1 at ``means`` (1, D) with covariance diag(``variances``)."""
+    covariances = np.diag(variances)[None]
+    return GaussianParams(
+        np.ones(1), means, covariances, family.precisions_cholesky_from_covariances(covariances), "full"
+    )
+
+
+def without_nan(sample, n_components):
+    """The rows of ``sample`` (an ArraySource) that initialisation can use when some
+    hold NaN (missing values): the rows without NaN when at least ``n_components`` of
+    them have positive weight, otherwise every row with each NaN replaced by its
+    column's weighted mean over the rows that have it (0 where no row has it).
+    ``sample`` itself when it holds no NaN."""
+    X, weights = sample.X, sample.sample_weight
+    if not (isinstance(X, np.ndarray) and X.dtype.kind == "f"):
+        return sample
+    incomplete = np.isnan(X).any(axis=1)
+    if not incomplete.any():
+        return sample
+    complete = np.flatnonzero(~incomplete)
+    usable = complete if weights is None else complete[weights[complete] > 0]
+    if usable.size >= n_components:
+        return ArraySource(X[complete], None if weights is None else weights[complete], sample.n_threads)
+    row_weights = np.ones(X.shape[0]) if weights is None else weights
+    observed = ~np.isnan(X)
+    totals = row_weights @ observed
+    sums = row_weights @ np.where(observed, X, 0.0).astype(np.float64)
+    column_means = np.divide(sums, totals, out=np.zeros_like(sums), where=totals > 0)
+    filled = np.where(observed, X, column_means.astype(X.dtype))
+    return ArraySource(np.ascontiguousarray(filled, dtype=X.dtype), weights, sample.n_threads)
+
+
 def initial_params(source, family, n_components, init_params, rng):
     """Data-driven starting parameters for ``family`` by method ``init_params``, from the
-    rows of ``source`` that initialisation may use (``source.init_sample``)."""
+    rows of ``source`` that initialisation may use (``source.init_sample``), without
+    NaN (``without_nan``)."""
     if init_params == "split":
         source = source.init_sample(n_components)
         check_enough_rows(source.n_samples, n_components)
-        return split_start(source, family, n_components)
+        return split_start(without_nan(source, n_components), family, n_components)
     return family.m_step(initial_stats(source, family, n_components, init_params, rng))
 
 
@@ -183,6 +244,7 @@ def initial_stats(source, family, n_components, init_params, rng):
     covariance type decides the second moments (and the k-means assignment's E-step)."""
     source = source.init_sample(n_components)
     check_enough_rows(source.n_samples, n_components)
+    source = without_nan(source, n_components)
     X, weights = source.X, source.sample_weight
     covariance_type = family.moments_type
     if init_params == "kmeans":

@@ -467,6 +467,7 @@ def test_max_iter_reached_warns_with_the_settings():
 def test_parameters_match_sklearn():
     ours, theirs = GaussianMixture().get_params(), SklearnGaussianMixture().get_params()
     extras = {"n_threads", "algorithm", "mc_samples", "gem_step", "accelerate", "learning_decay", "fixed_params"}
+    extras |= {"missing"}
     # MAP-EM's prior takes BayesianGaussianMixture's names
     extras |= {"prior", "weight_concentration_prior", "mean_precision_prior", "mean_prior",
                "degrees_of_freedom_prior", "covariance_prior"}

@@ -78,6 +78,11 @@ class ArraySource:
         with limit_threads(self.n_threads):
             return family.posterior(self.X, params, **wanted)
 
+    def impute(self, family, params):
+        """A copy of the rows with their NaN entries imputed (see ``family.impute``)."""
+        with limit_threads(self.n_threads):
+            return family.impute(self.X, params)
+
 
 class BinaryRows:
     """Binary rows as the column indices of their ones (CSR without values).

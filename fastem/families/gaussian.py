@@ -11,6 +11,7 @@ from .._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from .._kernels.whiten import whiten
 from ..exceptions import ComponentError
 from ..stats import GaussianStats
+from .gaussian_missing import estep_missing, has_missing, impute_missing, posterior_missing
 from .mixing import EMPTY_COUNT, kernel_labels, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -19,6 +20,9 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 # diagonal covariance serve all four: a tied covariance is a full one shared by the
 # components, a spherical one a diagonal one with equal entries.
 MOMENTS_TYPES = {"full": "full", "tied": "full", "diag": "diag", "spherical": "diag"}
+
+# What X's NaN entries are: an error (the estimators check), or missing values.
+MISSING_OPTIONS = ("raise", "em")
 
 # What an M-step can update; a conditional M-step updates a subset.
 PARAMETER_GROUPS = ("weights", "means", "covariances")
@@ -164,6 +168,10 @@ class GaussianFamily:
         Parameter groups held at given values: "weights" (K,), "means" (K, D) and
         "covariances" (a ``(covariances, precisions_cholesky)`` pair).  No M-step
         changes them, ``reg_covar`` included.
+    missing : {"raise", "em"}
+        "em": NaN entries of X are missing at random; E-steps and posteriors take
+        each row's observed features (``fastem.families.gaussian_missing``).  "raise":
+        X has no NaN (the estimators check it), and nothing looks for them.
     """
 
     name = "gaussian"
@@ -171,11 +179,12 @@ class GaussianFamily:
     # ECM: weights and means with the covariances held, then the covariances.
     conditional_cycles = (("weights", "means"), ("covariances",))
 
-    def __init__(self, covariance_type, reg_covar, prior=None, fixed=None):
+    def __init__(self, covariance_type, reg_covar, prior=None, fixed=None, missing="raise"):
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.prior = prior
         self.fixed = {} if fixed is None else dict(fixed)
+        self.missing = missing
 
     @property
     def moments_type(self):
@@ -219,10 +228,19 @@ class GaussianFamily:
         in the whole data set (see ``fastem._kernels.gaussian.accumulate_gaussian``).
         ``known_labels`` (int64, one per row of ``X``: a component, or -1 for unknown;
         None for none) puts each labelled row wholly on its component in every mode.
+        With ``missing="em"``, rows with NaN get the expected statistics of
+        ``gaussian_missing.estep_missing``; X without NaN takes the path below unchanged.
         """
         if mode == MODE_SAMPLE and n_draws < 1:
             raise ValueError(f"n_draws must be at least 1 for sampled weights; got {n_draws}.")
         labels = kernel_labels(known_labels, X.shape[0])
+        if self.missing == "em" and has_missing(X):
+            return estep_missing(self, X, sample_weight, labels, params, mode, seed, n_draws, first_row)
+        return self.estep_complete(X, sample_weight, labels, params, mode, seed, n_draws, first_row)
+
+    def estep_complete(self, X, sample_weight, labels, params, mode, seed, n_draws, first_row):
+        """``estep`` of rows without NaN; ``labels`` as the kernels take them
+        (``kernel_labels``)."""
         if self.covariance_type == "tied":
             return self._tied_estep(X, sample_weight, labels, params, mode, seed, n_draws, first_row)
         means, factors, log_norm = self._kernel_args(params, X.dtype)
@@ -233,14 +251,38 @@ class GaussianFamily:
         )
         return GaussianStats(stats.nk, stats.sx, stats.sxx, stats.shift, loglik, weight, int(fingerprint))
 
+    def shift(self, params, dtype):
+        """The point (K, D) float64 that ``estep`` takes moments about for data of
+        ``dtype``: the means as the kernels hold them (in the data's dtype; a tied
+        E-step works in whitened coordinates and keeps them in float64)."""
+        if self.covariance_type == "tied":
+            return params.means.astype(np.float64)
+        return np.asarray(params.means, dtype=dtype).astype(np.float64)
+
     def posterior(self, X, params, resp=False, log_prob=False, label=False, weighted_log_prob=False):
         """Per-point outputs ``(resp (N, K), log_prob (N,), label (N,), weighted_log_prob
-        (N, K))``, the last ``log pi_k + log p(x | k)``; unrequested ones are None."""
+        (N, K))``, the last ``log pi_k + log p(x | k)``; unrequested ones are None.
+        With ``missing="em"``, a row with NaN gets those of its observed features."""
         n_rows, n_components = X.shape[0], params.means.shape[0]
         out_resp = np.empty((n_rows, n_components) if resp else (0, 0))
         out_log_prob = np.empty(n_rows if log_prob else 0)
         out_label = np.empty(n_rows if label else 0, dtype=np.int64)
         out_weighted = np.empty((n_rows, n_components) if weighted_log_prob else (0, 0))
+        outputs = (out_resp, out_log_prob, out_label, out_weighted)
+        if self.missing == "em" and has_missing(X):
+            posterior_missing(self, X, params, *outputs)
+        else:
+            self.posterior_complete(X, params, *outputs)
+        return (
+            out_resp if resp else None,
+            out_log_prob if log_prob else None,
+            out_label if label else None,
+            out_weighted if weighted_log_prob else None,
+        )
+
+    def posterior_complete(self, X, params, out_resp, out_log_prob, out_label, out_weighted):
+        """``posterior`` of rows without NaN, written into the given outputs (each of
+        X's rows, or empty where not wanted)."""
         if self.covariance_type == "tied":
             white = self._whitened(params, X.dtype)
             for start, stop, rows in white.blocks(X):
@@ -249,12 +291,12 @@ class GaussianFamily:
         else:
             means, factors, log_norm = self._kernel_args(params, X.dtype)
             posterior_gaussian(X, means, factors, log_norm, out_resp, out_log_prob, out_label, out_weighted)
-        return (
-            out_resp if resp else None,
-            out_log_prob if log_prob else None,
-            out_label if label else None,
-            out_weighted if weighted_log_prob else None,
-        )
+
+    def impute(self, X, params):
+        """A copy of ``X`` with each NaN replaced by its conditional expectation under
+        the mixture, ``sum_k r_nk E[x_m | x_o, k]`` (``gaussian_missing.impute``),
+        whatever ``missing`` is."""
+        return impute_missing(self, X, params)
 
     def _tied_estep(self, X, sample_weight, labels, params, mode, seed, n_draws, first_row):
         """The E-step of a tied covariance: each block of rows is whitened by the shared

@@ -3,7 +3,8 @@
 import numpy as np
 
 from .._validation import check_data, check_float, check_init_array, check_option, check_weights_init
-from ..families.gaussian import COVARIANCE_TYPES, PARAMETER_GROUPS, GaussianFamily, GaussianParams
+from ..data import ArraySource
+from ..families.gaussian import COVARIANCE_TYPES, MISSING_OPTIONS, PARAMETER_GROUPS, GaussianFamily, GaussianParams
 from ..families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, resolve_prior
 from ..init import INIT_METHODS, data_moments, initial_params
 from ._mixture import MixtureBase
@@ -109,6 +110,24 @@ class GaussianMixture(MixtureBase):
         Lambda, the prior's scale: (n_features, n_features) for "full" and "tied",
         (n_features,) for "diag", a float for "spherical".  None: with S the data's
         covariance, ``S / K**(2/D)``, its diagonal, or ``trace(S) / D / K**(2/D)``.
+    missing : {"raise", "em"}, default="raise"
+        "raise": NaN in X is an error.  "em": NaN entries are missing values, missing
+        at random.  Each E-step takes a row's log-density and responsibilities from
+        its observed features, and the M-step the expected statistics of the missing
+        ones given the observed ones (their conditional mean and covariance under each
+        component; Ghahramani and Jordan 1994), so ``lower_bounds_`` holds the
+        log-likelihood of the observed entries, which never decreases.  Every
+        ``algorithm`` runs on every kind of data; under "hard" and "monte_carlo" the
+        missing entries still enter as conditional expectations, given the
+        component a row was put in.  :meth:`score_samples`, :meth:`predict`,
+        :meth:`predict_proba` and :meth:`estimate_weighted_log_prob` then take NaN
+        alike, and :meth:`impute` fills them in.  Initialisation cannot use NaN: it
+        runs on the rows of its sample without any (when at least ``n_components``
+        of them have positive weight), otherwise on the rows with each NaN replaced
+        by its column's weighted mean; with ``prior="conjugate"``, the data defaults
+        take one E-step of missing values about the mean of those rows.  A row with
+        every feature missing is an error.  X without NaN is fitted exactly as under
+        "raise".
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and :meth:`sample`.
     warm_start : bool, default=False
@@ -180,6 +199,7 @@ class GaussianMixture(MixtureBase):
         mean_prior=None,
         degrees_of_freedom_prior=None,
         covariance_prior=None,
+        missing="raise",
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -208,6 +228,7 @@ class GaussianMixture(MixtureBase):
         self.mean_prior = mean_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.covariance_prior = covariance_prior
+        self.missing = missing
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -226,7 +247,14 @@ class GaussianMixture(MixtureBase):
             init_params=check_option(self.init_params, "init_params", owner, INIT_METHODS),
             fixed_params=self._checked_fixed_params(owner),
             prior=check_prior_settings(self.prior, {name: getattr(self, name) for name in PRIOR_PARAMETERS}, owner),
+            missing=self._checked_missing(owner),
         )
+
+    def _checked_missing(self, owner=None):
+        return check_option(self.missing, "missing", owner or type(self).__name__, MISSING_OPTIONS)
+
+    def _data_check_options(self):
+        return {"allow_missing": self._checked_missing() == "em"}
 
     def _checked_fixed_params(self, owner):
         if self.fixed_params is None:
@@ -247,13 +275,15 @@ class GaussianMixture(MixtureBase):
 
     def _make_family(self, settings, source, continuing=False):
         kind = settings["covariance_type"]
-        family = GaussianFamily(kind, settings["reg_covar"])
+        missing = settings["missing"]
+        family = GaussianFamily(kind, settings["reg_covar"], missing=missing)
         n_components, n_features = settings["n_components"], source.n_features
         if settings["prior"] is not None:
             if continuing and hasattr(self, "mean_prior_"):  # online EM keeps the prior it started with
                 settings = dict(settings, prior={name: getattr(self, name + "_") for name in PRIOR_PARAMETERS})
             family.prior = resolve_prior(
-                settings["prior"], kind, n_components, n_features, lambda: data_moments(source, n_components)
+                settings["prior"], kind, n_components, n_features,
+                lambda: data_moments(source, n_components, missing == "em"),
             )
         if settings["fixed_params"]:
             weights, means, prec_chol = self._checked_user_init(family, n_components, n_features)
@@ -340,10 +370,35 @@ class GaussianMixture(MixtureBase):
         return GaussianParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_, kind)
 
     def _fitted_family(self):
-        family = GaussianFamily(fitted_covariance_type(self), self.reg_covar)
+        family = GaussianFamily(fitted_covariance_type(self), self.reg_covar, missing=self._checked_missing())
         # what bic and aic count: the groups the fit held are not free parameters
         family.fixed = dict.fromkeys(self._checked_fixed_params(type(self).__name__))
         return family
+
+    def impute(self, X):
+        """``X`` with each missing entry (NaN) replaced by its conditional expectation
+        under the fitted mixture.
+
+        For a row with observed features ``o`` and missing ones ``m``, the entries
+        become ``sum_k r_k E[x_m | x_o, k]``: each component's conditional mean
+        ``mu_m + Sigma_mo Sigma_oo^-1 (x_o - mu_o)`` (diagonal and spherical
+        covariances: ``mu_m``), weighted by the responsibilities ``r_k`` of the observed
+        features.  It takes NaN whatever ``missing`` is; inf is an error, and so is a
+        row with every feature missing.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            A new array in X's float dtype (float32 stays float32); rows without NaN
+            are copied unchanged, and ``X`` itself is not modified.
+        """
+        family, params = self._fitted_model()
+        X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__, allow_missing=True)
+        return ArraySource(X, None, self.n_threads).impute(family, params)
 
     def save(self, path):
         """Write the fitted model to ``path`` (.npz, readable with ``fastem.load``)."""

@@ -3,8 +3,9 @@ around the EM driver for every kind of data source (in memory, memory-mapped, ch
 Dask), online EM, and the methods of a fitted model.
 
 A subclass supplies its family and data handling:
-``_FITTED_ATTRIBUTE``, ``_DATA_CHECK``, ``_checked_family_settings``, ``_make_family``,
-``_start_function``, ``_params_attributes``, ``_fitted_params``, ``_fitted_family``.
+``_FITTED_ATTRIBUTE``, ``_DATA_CHECK`` (and ``_data_check_options``),
+``_checked_family_settings``, ``_make_family``, ``_start_function``,
+``_params_attributes``, ``_fitted_params``, ``_fitted_family``.
 """
 
 import math
@@ -144,15 +145,23 @@ class MixtureBase(EstimatorBase):
             learning_decay=check_float(self.learning_decay, "learning_decay", owner, 0.5, 1.0, low_open=True),
         )
 
+    def _data_check_options(self):
+        """Further keyword arguments of ``_DATA_CHECK`` that the settings decide."""
+        return {}
+
     def _checked_data(self, X, n_features=None, min_samples=1):
-        return self._DATA_CHECK(X, n_features=n_features, estimator_name=type(self).__name__, min_samples=min_samples)
+        return self._DATA_CHECK(
+            X, n_features=n_features, estimator_name=type(self).__name__, min_samples=min_samples,
+            **self._data_check_options(),
+        )
 
     def _fit(self, open_source):
         """The fitted attributes from EM on ``open_source(check, n_features, settings)``."""
         settings = self._checked_settings()
         n_components = settings["n_components"]
         warm = bool(self.warm_start) and self._is_fitted()
-        check = partial(self._DATA_CHECK, estimator_name=type(self).__name__)  # pickles, for Dask workers
+        # a partial of a module function pickles, for Dask workers
+        check = partial(self._DATA_CHECK, estimator_name=type(self).__name__, **self._data_check_options())
         source = open_source(check, self.n_features_in_ if warm else None, settings)
         if source.n_features is None:
             source.peek()
