@@ -21,7 +21,7 @@ from .._validation import (
 )
 from ..data import SummarySource, chunk_source, make_regression_source
 from ..em import ConvergenceMonitor, fit_em
-from ..exceptions import ConvergenceWarning
+from ..exceptions import convergence_warning_category
 from ..families.linear import BayesianLinearFamily
 from ..mixture._base import EstimatorBase
 from ..variants import SQUAREM, StandardEM, StepTolerance
@@ -231,7 +231,7 @@ class BayesianLinearRegression(EstimatorBase):
                 f"{type(self).__name__} did not converge in max_iter={settings['max_iter']} iterations "
                 f"(tol={settings['tol']:g} on the summed change of coef_). Increase max_iter or tol, or "
                 "use accelerate='squarem'.",
-                ConvergenceWarning,
+                convergence_warning_category(),
                 stacklevel=4,  # the caller of fit
             )
         params = result.params

@@ -15,7 +15,7 @@ from .._validation import (
     check_sample_weight,
 )
 from ..data import ArraySource
-from ..exceptions import ConvergenceWarning
+from ..exceptions import convergence_warning_category
 from ..families.gaussian import GaussianFamily
 from ..init import kmeans_plusplus, kmeans_tolerance, lloyd
 from ._base import EstimatorBase
@@ -177,7 +177,7 @@ class KMeans(EstimatorBase):
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
                 f"({n_clusters}). Possibly due to duplicate points in X.",
-                ConvergenceWarning,
+                convergence_warning_category(),
                 stacklevel=4,  # the caller of fit
             )
         return dict(

@@ -24,7 +24,7 @@ from .._validation import (
 )
 from ..data import ArraySource, ChunkedSource, make_source
 from ..em import ConvergenceMonitor, fit_em
-from ..exceptions import ConvergenceWarning
+from ..exceptions import convergence_warning_category
 from ..init import check_enough_rows
 from ..online import step_size, stepwise_params, stepwise_update
 from ..variants import check_variant_settings, make_variant
@@ -192,7 +192,7 @@ class MixtureBase(EstimatorBase):
                 f"Best performing initialization did not converge in max_iter="
                 f"{settings['max_iter']} iterations (tol={settings['tol']:g}). Try different "
                 "init parameters, increase max_iter or tol, or check for degenerate data.",
-                ConvergenceWarning,
+                convergence_warning_category(),
                 stacklevel=4,  # the caller of fit
             )
         fitted = self._params_attributes(best.params)
