@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,8 @@ from fastem import (
     KMeans,
 )
 from fastem.exceptions import convergence_warning_category
+
+from conftest import Frame
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,3 +116,147 @@ def test_without_sklearn_loaded_the_category_is_fastem_s_and_sklearn_stays_unloa
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == dict(plain=True, warned=[True], sklearn=[])
+
+
+# -- feature names ------------------------------------------------------------------
+NAMES = ["alpha", "beta", "gamma"]
+
+
+def _named_cases():
+    """name -> (estimator, fit arguments after X, X, [predict-side methods taking X])."""
+    X = blobs(n_features=3)
+    binary = (X > 1).astype(np.float64)
+    X_reg, y = regression()
+    mixture = ["predict", "predict_proba", "score_samples", "score", "estimate_weighted_log_prob"]
+    return {
+        "GaussianMixture": (GaussianMixture(3, random_state=0), (), X, mixture + ["bic", "aic"]),
+        "BernoulliMixture": (BernoulliMixture(2, random_state=0), (), binary, mixture + ["bic", "aic"]),
+        "BayesianGaussianMixture": (BayesianGaussianMixture(n_components=3, random_state=0, max_iter=500),
+                                    (), X, mixture),
+        "KMeans": (KMeans(3, random_state=0), (), X, ["predict", "transform", "score"]),
+        "BayesianLinearRegression": (BayesianLinearRegression(), (y,), X_reg, ["predict", "score"]),
+    }
+
+
+def _call(estimator, method, X):
+    if isinstance(estimator, BayesianLinearRegression) and method == "score":
+        return estimator.score(X, np.asarray(X) @ estimator.coef_ + 1.0)
+    return getattr(estimator, method)(X)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_frame_s_column_names_become_feature_names_in_(name):
+    estimator, args, X, methods = _named_cases()[name]
+    estimator.fit(Frame(X, NAMES), *args)
+    names = estimator.feature_names_in_
+    assert isinstance(names, np.ndarray) and names.dtype == object
+    assert names.tolist() == NAMES and all(type(n) is str for n in names)
+    assert estimator.n_features_in_ == 3
+    for method in methods:  # the same names: no warning (warnings are errors here)
+        _call(estimator, method, Frame(X, NAMES))
+    estimator.fit(X, *args)  # a fit on an array forgets the names
+    assert not hasattr(estimator, "feature_names_in_")
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_names_given_on_one_side_only_warn_as_sklearn_does(name):
+    estimator, args, X, methods = _named_cases()[name]
+    estimator.fit(Frame(X, NAMES), *args)
+    message = f"X does not have valid feature names, but {name} was fitted with feature names"
+    for method in methods:
+        with pytest.warns(UserWarning, match=f"^{message}$") as record:
+            _call(estimator, method, X)
+        assert record[0].filename == __file__  # points at the caller, not into fastem
+
+    estimator.fit(X, *args)
+    message = f"X has feature names, but {name} was fitted without feature names"
+    for method in methods:
+        with pytest.warns(UserWarning, match=f"^{message}$"):
+            _call(estimator, method, Frame(X, NAMES))
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_other_names_raise_sklearn_s_message(name):
+    estimator, args, X, methods = _named_cases()[name]
+    estimator.fit(Frame(X, NAMES), *args)
+    cases = {
+        ("alpha", "beta", "delta"): (
+            "The feature names should match those that were passed during fit.\n"
+            "Feature names unseen at fit time:\n- delta\n"
+            "Feature names seen at fit time, yet now missing:\n- gamma\n"
+        ),
+        ("beta", "alpha", "gamma"): (
+            "The feature names should match those that were passed during fit.\n"
+            "Feature names must be in the same order as they were in fit.\n"
+        ),
+    }
+    for columns, message in cases.items():
+        for method in methods:
+            with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+                _call(estimator, method, Frame(X, columns))
+
+
+def test_long_lists_of_names_are_cut_at_five():
+    X = blobs(n_features=8)
+    gm = GaussianMixture(2, covariance_type="diag", random_state=0).fit(Frame(X, [f"x{i}" for i in range(8)]))
+    message = (
+        "The feature names should match those that were passed during fit.\n"
+        "Feature names unseen at fit time:\n- y0\n- y1\n- y2\n- y3\n- y4\n- ...\n"
+        "Feature names seen at fit time, yet now missing:\n- x0\n- x1\n- x2\n- x3\n- x4\n- ...\n"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        gm.predict(Frame(X, [f"y{i}" for i in range(8)]))
+
+
+def test_names_that_are_not_all_strings():
+    X = blobs(n_features=3)
+    gm = GaussianMixture(2, random_state=0).fit(Frame(X, [0, 1, 2]))  # like a frame's default columns
+    assert not hasattr(gm, "feature_names_in_")
+    gm.predict(Frame(X, [0, 1, 2]))
+    message = (
+        "Feature names are only supported if all input features have string names, but your input "
+        "has ['int', 'str'] as feature name / column name types. If you want feature names to be "
+        "stored and validated, you must convert them all to strings, by using "
+        "X.columns = X.columns.astype(str) for example. Otherwise you can remove feature / column "
+        "names from your input data, or convert them all to a non-string data type."
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        gm.fit(Frame(X, ["a", 1, "c"]))
+    assert not hasattr(gm, "means_")  # a fit that raises leaves the estimator unfitted
+
+
+def test_partial_fit_sets_names_first_then_checks_them():
+    X = blobs(n_features=3)
+    gm = GaussianMixture(3, random_state=0).partial_fit(Frame(X[:60], NAMES))
+    assert gm.feature_names_in_.tolist() == NAMES
+    gm.partial_fit(Frame(X[60:], NAMES))
+    assert gm.feature_names_in_.tolist() == NAMES and gm.n_steps_ == 2
+    with pytest.raises(ValueError, match="Feature names unseen at fit time"):
+        gm.partial_fit(Frame(X[60:], ["alpha", "beta", "delta"]))
+    assert gm.n_steps_ == 2  # the bad chunk changed nothing
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        gm.partial_fit(X[60:])
+
+
+def test_chunks_have_no_names():
+    X = blobs(n_features=3)
+    gm = GaussianMixture(3, random_state=0).fit(Frame(X, NAMES))
+    gm.fit_chunks(lambda: [X[:60], X[60:]])
+    assert not hasattr(gm, "feature_names_in_")
+
+
+def test_real_pandas_frames_behave_as_in_sklearn():
+    pd = pytest.importorskip("pandas")
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+    X = blobs(n_features=3)
+    frame = pd.DataFrame(X, columns=NAMES)
+    ours = GaussianMixture(3, random_state=0).fit(frame)
+    theirs = SklearnGaussianMixture(3, random_state=0).fit(frame)
+    assert ours.feature_names_in_.tolist() == theirs.feature_names_in_.tolist()
+    assert ours.feature_names_in_.dtype == theirs.feature_names_in_.dtype
+    other = pd.DataFrame(X, columns=["alpha", "beta", "delta"])
+    with pytest.raises(ValueError) as expected:
+        theirs.predict(other)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(expected.value))}$"):
+        ours.predict(other)

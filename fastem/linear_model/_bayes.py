@@ -163,7 +163,7 @@ class BayesianLinearRegression(EstimatorBase):
         name = type(self).__name__
         if y is None:  # scikit-learn's words, which its estimator checks look for
             raise ValueError(f"This {name} estimator requires y to be passed, but the target y is None.")
-        return self._fit_or_forget(lambda: make_regression_source(X, y, sample_weight, name))
+        return self._fit_or_forget(lambda: make_regression_source(X, y, sample_weight, name), data=X)
 
     def fit_chunks(self, chunks):
         """Fit on data that arrive in chunks.
@@ -254,6 +254,7 @@ class BayesianLinearRegression(EstimatorBase):
     # -- using the fitted model -----------------------------------------------------
     def _checked_X(self, X):
         check_is_fitted(self, "coef_")
+        self._check_feature_names(X)
         return check_data(X, "X", self.n_features_in_, type(self).__name__)
 
     def predict(self, X, return_std=False):

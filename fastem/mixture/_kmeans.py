@@ -103,7 +103,7 @@ class KMeans(EstimatorBase):
         -------
         self
         """
-        return self._fit_or_forget(X, sample_weight)
+        return self._fit_or_forget(X, sample_weight, data=X)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_``."""
@@ -208,6 +208,7 @@ class KMeans(EstimatorBase):
     # -- using the fitted model -----------------------------------------------------
     def _fitted(self, X):
         check_is_fitted(self, "cluster_centers_")
+        self._check_feature_names(X)
         X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
         family = GaussianFamily("diag", reg_covar=0.0)
         return X, family, family.identity_params(self.cluster_centers_)

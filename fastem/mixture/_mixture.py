@@ -28,7 +28,7 @@ from ..exceptions import convergence_warning_category
 from ..init import check_enough_rows
 from ..online import step_size, stepwise_params, stepwise_update
 from ..variants import check_variant_settings, make_variant
-from ._base import EstimatorBase
+from ._base import EstimatorBase, feature_names
 
 class MixtureBase(EstimatorBase):
     """Shared behaviour of fastem's mixture estimators (not used directly)."""
@@ -73,7 +73,8 @@ class MixtureBase(EstimatorBase):
             lambda check, n_features, settings: make_source(
                 X, sample_weight, check, n_features, settings["n_threads"], settings["verbose"], known_labels,
                 settings["n_components"],
-            )
+            ),
+            data=X,
         )
 
     def fit_chunks(self, chunks, y=None):
@@ -247,6 +248,9 @@ class MixtureBase(EstimatorBase):
                 + ". Use algorithm='em' and accelerate=None."
             )
         fitted = self._is_fitted()
+        if fitted:
+            self._check_feature_names(X)  # against the names the first call set
+        names = None if fitted else feature_names(X)
         X = self._checked_data(X, self.n_features_in_ if fitted else None)
         weights = check_sample_weight(sample_weight, X.shape[0])
         labels = check_known_labels(known_labels, X.shape[0], settings["n_components"])
@@ -277,6 +281,8 @@ class MixtureBase(EstimatorBase):
             lower_bounds_=history + [objective],
             n_features_in_=X.shape[1],
         )
+        if names is not None:
+            attributes.update(feature_names_in_=names)
         return attributes
 
     # -- using the fitted model -----------------------------------------------------
@@ -287,6 +293,7 @@ class MixtureBase(EstimatorBase):
 
     def _posterior(self, X, **wanted):
         family, params = self._fitted_model()
+        self._check_feature_names(X)
         X = self._checked_data(X, self.n_features_in_)
         return ArraySource(X, None, self.n_threads).posterior(family, params, **wanted)
 
