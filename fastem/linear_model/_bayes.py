@@ -121,6 +121,11 @@ class BayesianLinearRegression(EstimatorBase):
     (array([ 1., -2.,  0.]), 0.5)
     """
 
+    _SAVED_ATTRIBUTES = (
+        "coef_", "intercept_", "alpha_", "lambda_", "sigma_", "scores_", "X_offset_", "n_iter_", "converged_",
+        "n_features_in_",
+    )
+
     def __init__(
         self,
         *,

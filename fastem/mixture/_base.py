@@ -13,7 +13,13 @@ import numpy as np
 
 
 class EstimatorBase:
-    """``get_params`` / ``set_params`` / ``repr`` from the ``__init__`` signature."""
+    """``get_params`` / ``set_params`` / ``repr`` from the ``__init__`` signature, ``save``,
+    and scikit-learn's ``feature_names_in_``."""
+
+    # What a model file holds (fastem.persistence), besides every constructor parameter:
+    # the fitted attributes every fitted estimator has, and those it may have.
+    _SAVED_ATTRIBUTES = ()
+    _SAVED_IF_PRESENT = ("feature_names_in_",)
 
     @classmethod
     def _param_names(cls):
@@ -35,6 +41,21 @@ class EstimatorBase:
                 )
             setattr(self, name, value)
         return self
+
+    def save(self, path):
+        """Write the fitted estimator to ``path``, read back by ``fastem.load(path)``.
+
+        The file is an ``.npz`` archive (written to exactly ``path``) holding the
+        constructor parameters and the fitted attributes; loading it never executes
+        code.  A ``RandomState`` given as ``random_state`` is saved as None.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from ..persistence import save_model  # the layer above the estimators
+
+        save_model(self, path)
 
     def _fit_or_forget(self, *args, data=None):
         """Set the attributes that ``self._fit(*args)`` returns and return self; a fit that

@@ -131,6 +131,10 @@ default="dirichlet_process"
     _FITTED_ATTRIBUTE = "means_"  # present once fitted
     _DATA_CHECK = staticmethod(check_data)
     _OBJECTIVE_NAME = "lower bound"
+    _SAVED_ATTRIBUTES = (
+        "weights_", "weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+        "covariances_", "precisions_", "precisions_cholesky_",
+    ) + tuple(name + "_" for name in PRIOR_PARAMETERS) + MixtureBase._SAVED_ATTRIBUTES
 
     partial_fit = _Unavailable("online variational inference is not implemented; use fit or fit_chunks.")
     bic = _Unavailable("the information criteria are for maximum-likelihood fits; compare lower_bound_.")

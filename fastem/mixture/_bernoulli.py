@@ -65,6 +65,7 @@ class BernoulliMixture(MixtureBase):
 
     _FITTED_ATTRIBUTE = "probabilities_"  # present once fitted
     _DATA_CHECK = staticmethod(check_binary_data)
+    _SAVED_ATTRIBUTES = ("weights_", "probabilities_") + MixtureBase._SAVED_ATTRIBUTES
 
     def __init__(
         self,

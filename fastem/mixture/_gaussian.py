@@ -217,6 +217,11 @@ class GaussianMixture(MixtureBase):
 
     _FITTED_ATTRIBUTE = "means_"  # present once fitted
     _DATA_CHECK = staticmethod(check_data)
+    _SAVED_ATTRIBUTES = (
+        "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"
+    ) + MixtureBase._SAVED_ATTRIBUTES
+    # the prior the fit used, with prior="conjugate"
+    _SAVED_IF_PRESENT = MixtureBase._SAVED_IF_PRESENT + tuple(name + "_" for name in PRIOR_PARAMETERS)
 
     # -- what MixtureBase needs -----------------------------------------------------
     def _checked_family_settings(self, owner):
@@ -344,12 +349,6 @@ class GaussianMixture(MixtureBase):
         # what bic and aic count: the groups the fit held are not free parameters
         family.fixed = dict.fromkeys(self._checked_fixed_params(type(self).__name__))
         return family
-
-    def save(self, path):
-        """Write the fitted model to ``path`` (.npz, readable with ``fastem.load``)."""
-        from ..persistence import save_model
-
-        save_model(self, path)
 
 
 def fitted_covariance_type(estimator):

@@ -74,6 +74,8 @@ class KMeans(EstimatorBase):
     n_features_in_ : int
     """
 
+    _SAVED_ATTRIBUTES = ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_features_in_")
+
     def __init__(
         self,
         n_clusters=8,

@@ -34,6 +34,8 @@ class MixtureBase(EstimatorBase):
     """Shared behaviour of fastem's mixture estimators (not used directly)."""
 
     _OBJECTIVE_NAME = "log-likelihood"  # how verbose progress lines name the objective
+    _SAVED_ATTRIBUTES = ("converged_", "n_iter_", "n_passes_", "lower_bound_", "lower_bounds_", "n_features_in_")
+    _SAVED_IF_PRESENT = EstimatorBase._SAVED_IF_PRESENT + ("n_steps_",)  # n_steps_: after partial_fit
 
     # -- fitting --------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, known_labels=None):
