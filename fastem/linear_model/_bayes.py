@@ -108,6 +108,8 @@ class BayesianLinearRegression(EstimatorBase):
     n_iter_ : int
     converged_ : bool
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
 
     Examples
     --------

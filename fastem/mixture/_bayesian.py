@@ -124,6 +124,8 @@ default="dirichlet_process"
     lower_bounds_ : list of float
         That bound after every iteration of the best run; it never decreases.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
     weight_concentration_prior_, mean_precision_prior_, mean_prior_, degrees_of_freedom_prior_, covariance_prior_
         The prior the fit used, defaults resolved.
     """

@@ -152,6 +152,8 @@ class GaussianMixture(MixtureBase):
         (``lower_bounds_`` then holds each chunk's mean log-likelihood under the
         parameters it was given to).
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
     weight_concentration_prior_, mean_precision_prior_, mean_prior_, degrees_of_freedom_prior_, covariance_prior_
         With ``prior="conjugate"``: the prior the fit used, defaults resolved.
     """

@@ -72,6 +72,8 @@ class KMeans(EstimatorBase):
     n_iter_ : int
         Iterations of the best run.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
     """
 
     _SAVED_ATTRIBUTES = ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_features_in_")
