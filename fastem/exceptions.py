@@ -17,25 +17,59 @@ class ComponentError(ValueError):
 
 
 class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the objective changed by less than ``tol``."""
+    """EM stopped at ``max_iter`` before the objective changed by less than ``tol``.
+
+    Warned with the category of :func:`convergence_warning_category`, which is also
+    scikit-learn's ``ConvergenceWarning`` when scikit-learn is loaded.
+    """
 
 
-_SKLEARN_COMPATIBLE = {}
+_SKLEARN_COMPATIBLE = {}  # (fastem's class, scikit-learn's class) -> the class deriving from both
+
+
+def _sklearn_compatible(ours, name):
+    """``ours``, or where ``sklearn.exceptions`` is already loaded a class deriving from
+    both ``ours`` and scikit-learn's class of the same ``name``.
+
+    scikit-learn is not a runtime dependency, so it is never imported here.  Only code
+    that has loaded ``sklearn.exceptions`` can name scikit-learn's classes (in an
+    ``except`` clause, a warnings filter, ``pytest.warns``, even a ``-W`` option, which
+    Python resolves by importing the module), so looking in ``sys.modules`` finds every
+    case in which the dual class matters, at no cost to the import of fastem.
+    """
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(sklearn_exceptions, name, None)
+    if theirs is None:
+        return ours
+    cls = _SKLEARN_COMPATIBLE.get((ours, theirs))
+    if cls is None:
+        cls = type(name, (ours, theirs), {"__module__": __name__, "__doc__": ours.__doc__})
+        _SKLEARN_COMPATIBLE[(ours, theirs)] = cls
+    return cls
 
 
 def not_fitted_error(message):
     """A :class:`NotFittedError` carrying ``message``.
 
-    scikit-learn is not a runtime dependency, so it is never imported here; but where it
-    is already loaded (the only case in which someone can be catching its
+    Where scikit-learn is loaded (the only case in which someone can be catching its
     ``NotFittedError``), the returned error's class also derives from scikit-learn's.
     """
-    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
-    sklearn_error = getattr(sklearn_exceptions, "NotFittedError", None)
-    if sklearn_error is None:
-        return NotFittedError(message)
-    cls = _SKLEARN_COMPATIBLE.get(sklearn_error)
-    if cls is None:
-        cls = type("NotFittedError", (NotFittedError, sklearn_error), {"__module__": __name__})
-        _SKLEARN_COMPATIBLE[sklearn_error] = cls
-    return cls(message)
+    return _sklearn_compatible(NotFittedError, "NotFittedError")(message)
+
+
+def convergence_warning_category():
+    """The category to warn with where fastem would warn :class:`ConvergenceWarning`.
+
+    The category is chosen at warn time: :class:`ConvergenceWarning` itself, or, where
+    ``sklearn.exceptions`` is loaded, a subclass of it and of scikit-learn's
+    ``ConvergenceWarning``, so that ``warnings.simplefilter("ignore",
+    sklearn.exceptions.ConvergenceWarning)`` and ``pytest.warns`` on either class both
+    catch fastem's warning.  A warning recorded before scikit-learn was imported stays
+    fastem's class only.
+
+    Returns
+    -------
+    type
+        A subclass of :class:`ConvergenceWarning` (or that class).
+    """
+    return _sklearn_compatible(ConvergenceWarning, "ConvergenceWarning")

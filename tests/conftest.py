@@ -89,3 +89,16 @@ def same_start(X, n_components, covariance_type):
         means_init=np.ascontiguousarray(X[:n_components], dtype=np.float64),
         precisions_init=precisions,
     )
+
+
+class Frame:
+    """The least of a DataFrame that feature names need (pandas is not a test
+    dependency): column names, and the values through ``__array__``."""
+
+    def __init__(self, values, columns):
+        self.values = np.asarray(values)
+        self.columns = list(columns)
+        self.shape = self.values.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)

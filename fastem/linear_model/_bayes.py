@@ -21,7 +21,7 @@ from .._validation import (
 )
 from ..data import SummarySource, chunk_source, make_regression_source
 from ..em import ConvergenceMonitor, fit_em
-from ..exceptions import ConvergenceWarning
+from ..exceptions import convergence_warning_category
 from ..families.linear import BayesianLinearFamily
 from ..mixture._base import EstimatorBase
 from ..variants import SQUAREM, StandardEM, StepTolerance
@@ -108,6 +108,8 @@ class BayesianLinearRegression(EstimatorBase):
     n_iter_ : int
     converged_ : bool
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
 
     Examples
     --------
@@ -120,6 +122,11 @@ class BayesianLinearRegression(EstimatorBase):
     >>> np.round(model.coef_, 1), round(model.intercept_, 1)
     (array([ 1., -2.,  0.]), 0.5)
     """
+
+    _SAVED_ATTRIBUTES = (
+        "coef_", "intercept_", "alpha_", "lambda_", "sigma_", "scores_", "X_offset_", "n_iter_", "converged_",
+        "n_features_in_",
+    )
 
     def __init__(
         self,
@@ -163,7 +170,7 @@ class BayesianLinearRegression(EstimatorBase):
         name = type(self).__name__
         if y is None:  # scikit-learn's words, which its estimator checks look for
             raise ValueError(f"This {name} estimator requires y to be passed, but the target y is None.")
-        return self._fit_or_forget(lambda: make_regression_source(X, y, sample_weight, name))
+        return self._fit_or_forget(lambda: make_regression_source(X, y, sample_weight, name), data=X)
 
     def fit_chunks(self, chunks):
         """Fit on data that arrive in chunks.
@@ -231,7 +238,7 @@ class BayesianLinearRegression(EstimatorBase):
                 f"{type(self).__name__} did not converge in max_iter={settings['max_iter']} iterations "
                 f"(tol={settings['tol']:g} on the summed change of coef_). Increase max_iter or tol, or "
                 "use accelerate='squarem'.",
-                ConvergenceWarning,
+                convergence_warning_category(),
                 stacklevel=4,  # the caller of fit
             )
         params = result.params
@@ -254,6 +261,7 @@ class BayesianLinearRegression(EstimatorBase):
     # -- using the fitted model -----------------------------------------------------
     def _checked_X(self, X):
         check_is_fitted(self, "coef_")
+        self._check_feature_names(X)
         return check_data(X, "X", self.n_features_in_, type(self).__name__)
 
     def predict(self, X, return_std=False):

@@ -124,6 +124,8 @@ default="dirichlet_process"
     lower_bounds_ : list of float
         That bound after every iteration of the best run; it never decreases.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
     weight_concentration_prior_, mean_precision_prior_, mean_prior_, degrees_of_freedom_prior_, covariance_prior_
         The prior the fit used, defaults resolved.
     """
@@ -131,6 +133,10 @@ default="dirichlet_process"
     _FITTED_ATTRIBUTE = "means_"  # present once fitted
     _DATA_CHECK = staticmethod(check_data)
     _OBJECTIVE_NAME = "lower bound"
+    _SAVED_ATTRIBUTES = (
+        "weights_", "weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+        "covariances_", "precisions_", "precisions_cholesky_",
+    ) + tuple(name + "_" for name in PRIOR_PARAMETERS) + MixtureBase._SAVED_ATTRIBUTES
 
     partial_fit = _Unavailable("online variational inference is not implemented; use fit or fit_chunks.")
     bic = _Unavailable("the information criteria are for maximum-likelihood fits; compare lower_bound_.")

@@ -53,7 +53,8 @@ class BernoulliMixture(MixtureBase):
     ----------
     weights_ : ndarray of shape (n_components,)
     probabilities_ : ndarray of shape (n_components, n_features)
-    converged_, n_iter_, n_passes_, n_features_in_
+    converged_, n_iter_, n_passes_, n_features_in_, feature_names_in_
+        As in :class:`fastem.GaussianMixture`.
     lower_bound_ : float
         The objective of the best run at its last iteration: (log-likelihood + log of
         the Beta prior density) per sample; the mean log-likelihood alone is
@@ -65,6 +66,7 @@ class BernoulliMixture(MixtureBase):
 
     _FITTED_ATTRIBUTE = "probabilities_"  # present once fitted
     _DATA_CHECK = staticmethod(check_binary_data)
+    _SAVED_ATTRIBUTES = ("weights_", "probabilities_") + MixtureBase._SAVED_ATTRIBUTES
 
     def __init__(
         self,

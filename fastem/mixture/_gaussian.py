@@ -171,6 +171,8 @@ class GaussianMixture(MixtureBase):
         (``lower_bounds_`` then holds each chunk's mean log-likelihood under the
         parameters it was given to).
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
     weight_concentration_prior_, mean_precision_prior_, mean_prior_, degrees_of_freedom_prior_, covariance_prior_
         With ``prior="conjugate"``: the prior the fit used, defaults resolved.
     """
@@ -238,6 +240,11 @@ class GaussianMixture(MixtureBase):
 
     _FITTED_ATTRIBUTE = "means_"  # present once fitted
     _DATA_CHECK = staticmethod(check_data)
+    _SAVED_ATTRIBUTES = (
+        "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"
+    ) + MixtureBase._SAVED_ATTRIBUTES
+    # the prior the fit used, with prior="conjugate"
+    _SAVED_IF_PRESENT = MixtureBase._SAVED_IF_PRESENT + tuple(name + "_" for name in PRIOR_PARAMETERS)
 
     # -- what MixtureBase needs -----------------------------------------------------
     def _checked_family_settings(self, owner):
@@ -397,14 +404,9 @@ class GaussianMixture(MixtureBase):
             are copied unchanged, and ``X`` itself is not modified.
         """
         family, params = self._fitted_model()
+        self._check_feature_names(X)
         X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__, allow_missing=True)
         return ArraySource(X, None, self.n_threads).impute(family, params)
-
-    def save(self, path):
-        """Write the fitted model to ``path`` (.npz, readable with ``fastem.load``)."""
-        from ..persistence import save_model
-
-        save_model(self, path)
 
 
 def fitted_covariance_type(estimator):

@@ -15,7 +15,7 @@ from .._validation import (
     check_sample_weight,
 )
 from ..data import ArraySource
-from ..exceptions import ConvergenceWarning
+from ..exceptions import convergence_warning_category
 from ..families.gaussian import GaussianFamily
 from ..init import kmeans_plusplus, kmeans_tolerance, lloyd
 from ._base import EstimatorBase
@@ -72,7 +72,11 @@ class KMeans(EstimatorBase):
     n_iter_ : int
         Iterations of the best run.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (dtype object), shape (n_features_in_,)
+        The column names of a DataFrame ``X`` given to fit, when all are strings.
     """
+
+    _SAVED_ATTRIBUTES = ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_features_in_")
 
     def __init__(
         self,
@@ -103,7 +107,7 @@ class KMeans(EstimatorBase):
         -------
         self
         """
-        return self._fit_or_forget(X, sample_weight)
+        return self._fit_or_forget(X, sample_weight, data=X)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_``."""
@@ -177,7 +181,7 @@ class KMeans(EstimatorBase):
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
                 f"({n_clusters}). Possibly due to duplicate points in X.",
-                ConvergenceWarning,
+                convergence_warning_category(),
                 stacklevel=4,  # the caller of fit
             )
         return dict(
@@ -208,6 +212,7 @@ class KMeans(EstimatorBase):
     # -- using the fitted model -----------------------------------------------------
     def _fitted(self, X):
         check_is_fitted(self, "cluster_centers_")
+        self._check_feature_names(X)
         X = check_data(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
         family = GaussianFamily("diag", reg_covar=0.0)
         return X, family, family.identity_params(self.cluster_centers_)

@@ -25,16 +25,18 @@ from .._validation import (
 )
 from ..data import ArraySource, ChunkedSource, make_source
 from ..em import ConvergenceMonitor, fit_em
-from ..exceptions import ConvergenceWarning
+from ..exceptions import convergence_warning_category
 from ..init import check_enough_rows
 from ..online import step_size, stepwise_params, stepwise_update
 from ..variants import check_variant_settings, make_variant
-from ._base import EstimatorBase
+from ._base import EstimatorBase, feature_names
 
 class MixtureBase(EstimatorBase):
     """Shared behaviour of fastem's mixture estimators (not used directly)."""
 
     _OBJECTIVE_NAME = "log-likelihood"  # how verbose progress lines name the objective
+    _SAVED_ATTRIBUTES = ("converged_", "n_iter_", "n_passes_", "lower_bound_", "lower_bounds_", "n_features_in_")
+    _SAVED_IF_PRESENT = EstimatorBase._SAVED_IF_PRESENT + ("n_steps_",)  # n_steps_: after partial_fit
 
     # -- fitting --------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, known_labels=None):
@@ -74,7 +76,8 @@ class MixtureBase(EstimatorBase):
             lambda check, n_features, settings: make_source(
                 X, sample_weight, check, n_features, settings["n_threads"], settings["verbose"], known_labels,
                 settings["n_components"],
-            )
+            ),
+            data=X,
         )
 
     def fit_chunks(self, chunks, y=None):
@@ -201,7 +204,7 @@ class MixtureBase(EstimatorBase):
                 f"Best performing initialization did not converge in max_iter="
                 f"{settings['max_iter']} iterations (tol={settings['tol']:g}). Try different "
                 "init parameters, increase max_iter or tol, or check for degenerate data.",
-                ConvergenceWarning,
+                convergence_warning_category(),
                 stacklevel=4,  # the caller of fit
             )
         fitted = self._params_attributes(best.params)
@@ -256,6 +259,9 @@ class MixtureBase(EstimatorBase):
                 + ". Use algorithm='em' and accelerate=None."
             )
         fitted = self._is_fitted()
+        if fitted:
+            self._check_feature_names(X)  # against the names the first call set
+        names = None if fitted else feature_names(X)
         X = self._checked_data(X, self.n_features_in_ if fitted else None)
         weights = check_sample_weight(sample_weight, X.shape[0])
         labels = check_known_labels(known_labels, X.shape[0], settings["n_components"])
@@ -286,6 +292,8 @@ class MixtureBase(EstimatorBase):
             lower_bounds_=history + [objective],
             n_features_in_=X.shape[1],
         )
+        if names is not None:
+            attributes.update(feature_names_in_=names)
         return attributes
 
     # -- using the fitted model -----------------------------------------------------
@@ -296,6 +304,7 @@ class MixtureBase(EstimatorBase):
 
     def _posterior(self, X, **wanted):
         family, params = self._fitted_model()
+        self._check_feature_names(X)
         X = self._checked_data(X, self.n_features_in_)
         return ArraySource(X, None, self.n_threads).posterior(family, params, **wanted)
 
