@@ -8,6 +8,7 @@ from .exceptions import ComponentError, ConvergenceWarning, NotFittedError
 from .linear_model import BayesianLinearRegression
 from .mixture import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, KMeans
 from .persistence import load
+from .selection import select_model
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,6 @@ __all__ = [
     "KMeans",
     "NotFittedError",
     "load",
+    "select_model",
     "__version__",
 ]

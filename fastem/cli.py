@@ -73,6 +73,56 @@ def _add_fit_options(parser, n_init):
     parser.add_argument("--threads", type=int, default=None)
 
 
+def _add_select_command(commands):
+    select = commands.add_parser(
+        "select", help="fit every K and covariance type of a grid (sharing passes) and keep the best")
+    select.add_argument("data", help="DATA.npy or DATA.csv, one row per sample")
+    select.add_argument("-k", "--n-components", default="1-9",
+                        help="numbers of components: a range such as 1-9, or a list such as 2,4,8 (default 1-9)")
+    select.add_argument("--covariance", nargs="+", choices=["full", "tied", "diag", "spherical"],
+                        default=["full", "diag"], help="covariance types to try (default: full diag)")
+    select.add_argument("--criterion", choices=["bic", "aic", "icl"], default="bic",
+                        help="the criterion the best model is chosen by (lower is better)")
+    select.add_argument("--max-iter", type=int, default=100, help="most EM iterations per candidate")
+    select.add_argument("--tol", type=float, default=1e-3, help="EM's tolerance on the log-likelihood per row")
+    select.add_argument("--seed", type=int, default=0, help="random_state of every candidate")
+    select.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
+    select.add_argument("--out", help="write the best model here (.npz)")
+
+
+def _component_counts(text):
+    """``1-9`` or ``2,4,8`` as a list of ints; a clean error otherwise."""
+    try:
+        if "-" in text:
+            low, high = (int(part) for part in text.split("-"))
+            return list(range(low, high + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"fastem select: -k takes a range such as 1-9 or a list such as 2,4,8; got {text!r}.") from None
+
+
+def _select(args):
+    from .selection import select_model
+
+    X = _load_data(args.data)
+    counts = _component_counts(args.n_components)
+    print(f"fastem select: {args.data}, {X.shape[0]} x {X.shape[1]}; K in {counts}, "
+          f"covariance {' '.join(args.covariance)}, by {args.criterion}")
+    try:
+        best, table = select_model(
+            X, n_components=counts, covariance_types=args.covariance, criterion=args.criterion,
+            max_iter=args.max_iter, tol=args.tol, random_state=args.seed, n_threads=args.threads,
+        )
+    except ValueError as error:
+        raise SystemExit(f"fastem select: {error}") from None
+    print(table.format())
+    print(f"best: {best.n_components} components, {best.covariance_type} covariance")
+    if args.out:
+        best.save(args.out)
+        print(f"model written to {args.out}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastem", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +135,7 @@ def main(argv=None):
     fit.add_argument("-k", "--n-components", type=int, required=True)
     fit.add_argument("--out", help="write the fitted model here (.npz)")
     _add_fit_options(fit, n_init=1)
+    _add_select_command(commands)
     bench.add_arguments(commands.add_parser(
         "bench", help="seconds per EM iteration and peak memory, fastem next to its peers"))
     warmup.add_arguments(commands.add_parser(
@@ -94,6 +145,8 @@ def main(argv=None):
         return bench.command(args)
     if args.command == "warmup":
         return warmup.command(args)
+    if args.command == "select":
+        return _select(args)
 
     if args.command == "demo":
         X, true_means = _demo_data(args.n_samples, args.seed)
