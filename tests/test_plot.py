@@ -200,3 +200,19 @@ def test_missing_matplotlib_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert 'pip install "fastem[plot]"' in out.stdout, out.stderr
 
+
+def test_demo_plot_writes_png(tmp_path):
+    path = tmp_path / "demo.png"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT)] + sys.path), MPLBACKEND="")
+    env.pop("MPLBACKEND")
+    env.pop("DISPLAY", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "fastem", "demo", "--n-samples", "2000", "--n-init", "1", "--threads", "1",
+         "--plot", str(path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"picture written to {path}" in out.stdout
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 10_000  # points and ellipses, not an empty canvas
