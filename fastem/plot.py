@@ -19,6 +19,7 @@ from .mixture._gaussian import fitted_covariance_type
 try:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Ellipse
+    from matplotlib.ticker import MaxNLocator
 except ImportError as error:  # the extra is optional: say how to get it
     raise ImportError(
         'fastem.plot needs matplotlib, which fastem does not install by default. '
@@ -187,6 +188,9 @@ def plot_convergence(model, ax=None):
             color="tab:green" if model.converged_ else "tab:red", label=label)
     ax.set_xlabel("iteration")
     ax.set_ylabel("lower bound (per sample)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # The last iterations differ in late digits; an offset above the axis hides the values.
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.legend(loc="lower right")
     return ax
 
@@ -266,6 +270,7 @@ def plot_criterion(result, ax=None, criterion=None):
             label=f"lowest {criterion.upper()}")
     ax.set_xlabel("n_components")
     ax.set_ylabel(criterion.upper())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="best")
     return ax
 
