@@ -46,6 +46,32 @@ def _print_model(gm, file=sys.stdout):
             print(f"  component {k}: weight {gm.weights_[k]:.3f}  mean {gm.means_[k]}", file=file)
 
 
+def _write_picture(gm, X, path, max_points=20_000):
+    """Save ``fastem.plot.plot_mixture`` of the fit to ``path``."""
+    import os
+
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit('fastem demo --plot needs matplotlib: pip install "fastem[plot]"') from None
+    # A file is all that is asked for: without a display, or with no backend chosen,
+    # pick the file-only backend before pyplot is imported, so no window is needed.
+    if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import plot_mixture
+
+    # Every point would only darken the picture and slow the drawing; a sample shows the same.
+    rows = np.random.RandomState(0).permutation(len(X))[:max_points]
+    figure, ax = plt.subplots(figsize=(7, 6))
+    plot_mixture(gm, X[np.sort(rows)], ax=ax)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    print(f"picture written to {path}")
+
+
 def _fit(X, n_components, covariance, args):
     from .mixture import GaussianMixture
 
@@ -129,6 +155,8 @@ def main(argv=None):
     demo = commands.add_parser("demo", help="fit a built-in generated data set")
     demo.add_argument("--n-samples", type=int, default=200_000)
     demo.add_argument("-k", "--n-components", type=int, default=5)
+    demo.add_argument("--plot", metavar="FILE.png",
+                      help='write a picture of the fit here (features 0 and 1; needs pip install "fastem[plot]")')
     _add_fit_options(demo, n_init=3)
     fit = commands.add_parser("fit", help="fit a mixture to a .npy or .csv file")
     fit.add_argument("data", help="DATA.npy or DATA.csv, one row per sample")
@@ -168,6 +196,8 @@ def main(argv=None):
             print("the generating mixture:")
             for weight, mean in zip(DEMO_WEIGHTS, true_means):
                 print(f"  weight {weight:.3f}  mean {mean}")
+    if args.command == "demo" and args.plot:
+        _write_picture(gm, X, args.plot)
     if args.command == "fit" and args.out:
         gm.save(args.out)
         print(f"model written to {args.out}")
