@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -290,6 +291,26 @@ def test_a_factory_returning_one_iterator_twice_is_refused(cls):
     with pytest.raises(ValueError, match="fresh iterable"):
         model.fit_chunks(lambda: it)
     assert not hasattr(model, "weights_")
+
+
+@pytest.mark.parametrize("cls", [GaussianMixture, BernoulliMixture])
+def test_a_factory_with_no_chunks_says_so(cls, tmp_path):
+    # A factory over files whose pattern matches none: the first pass is empty.
+    def chunks():
+        for path in sorted(tmp_path.glob("part-*.npy")):
+            yield np.load(path)
+
+    model = cls(2)
+    message = (
+        "the chunk factory returned no chunks (an empty iterable); fit_chunks needs at least one "
+        "chunk of rows (a factory over files: check that its pattern matches some)."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.fit_chunks(chunks)
+    assert not hasattr(model, "weights_")
+    empty = np.zeros((0, 3))
+    with pytest.raises(ValueError, match=re.escape("the chunk factory produced no rows (2 chunks, all empty).")):
+        model.fit_chunks(lambda: [empty, empty])
 
 
 # -- online EM: partial_fit ---------------------------------------------------------------------

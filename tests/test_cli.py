@@ -1,5 +1,6 @@
 """Model files (``save`` / ``fastem.load``) and the command line (``python -m fastem``)."""
 
+import argparse
 import json
 import os
 import re
@@ -13,6 +14,7 @@ from numpy.testing import assert_array_equal
 
 import fastem
 from fastem import GaussianMixture, NotFittedError
+from fastem.cli import build_parser, main, program_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
@@ -147,5 +149,105 @@ def test_cli_demo_reports_the_fit_time(tmp_path):
 def test_cli_rejects_an_unknown_file_type(tmp_path):
     (tmp_path / "data.txt").write_text("1,2\n3,4\n")
     result = run_fastem("fit", "data.txt", "-k", 2, cwd=tmp_path)
-    assert result.returncode != 0
-    assert "fastem fit: data.txt must be a .npy or .csv file." in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == "python -m fastem fit: data.txt must be a .npy or .csv file.\n"
+
+
+def test_cli_names_itself_as_started_and_prints_its_version(tmp_path):
+    result = run_fastem("fit", "missing.csv", "-k", 2, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "python -m fastem fit: missing.csv: No such file or directory\n"
+    result = run_fastem("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"fastem {fastem.__version__}\n"
+
+
+@pytest.mark.parametrize("argv0, name", [
+    ("/usr/local/bin/fastem", "fastem"),  # the console script
+    ("C:\\env\\Scripts\\fastem.exe" if os.sep == "\\" else "/env/bin/fastem.exe", "fastem"),
+    (str(REPO_ROOT / "fastem" / "__main__.py"), "python -m fastem"),
+])
+def test_program_name_follows_how_it_was_started(argv0, name):
+    assert program_name(argv0) == name
+
+
+def run_in_process(capsys, *args):
+    """(exit status, stdout, stderr) of the command line run in this process."""
+    status = main([str(a) for a in args], prog="fastem")
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def write(path, text):
+    path.write_text(text)
+    return path.name
+
+
+@pytest.mark.parametrize("text, options, message", [
+    ("x,y\n1,2\n3,abc\n", ["--header"], "data.csv, row 3, column 2: 'abc' is not a number"),
+    ("1,2\n3,abc\n", ["--no-header"], "data.csv, row 2, column 2: 'abc' is not a number"),
+    ("x,y\n1,2\n3,4\n", ["--no-header"], "data.csv, row 1, column 1: 'x' is not a number"),
+    ("1,2\n3,\n5,6\n", [], "data.csv, row 2, column 2: the cell is empty"),
+    ("1,2\n\n3, ,4\n", [], "data.csv, row 3, column 2: the cell is empty"),
+    ("1,2\n3,4,5\n", [], "data.csv, row 2: 3 columns, the rows above have 2"),
+    ("", [], "data.csv: no rows of data (the file is empty)"),
+    ("x,y\n", ["--header"], "data.csv: no rows of data below the header"),
+    ("1,2\n3,4\n5,6\n", ["-k", 0],
+     "The 'n_components' parameter of GaussianMixture must be an int in the range [1, inf). Got 0 instead."),
+    ("1,2\n3,4\n5,6\n", ["--out", "no-such-folder/model.npz"],
+     "no-such-folder/model.npz: no folder no-such-folder"),
+    ("1,2\n3,4\nnan,6\n", ["-k", 1], "X contains 1 non-finite value(s) (NaN or inf; first at row 2, column 0)"),
+])
+def test_cli_user_mistakes_are_one_line(tmp_path, monkeypatch, capsys, text, options, message):
+    monkeypatch.chdir(tmp_path)
+    name = write(tmp_path / "data.csv", text)
+    args = ["fit", name, *(["-k", 2] if "-k" not in options else []), *options]
+    status, _, err = run_in_process(capsys, *args)
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith(f"fastem fit: {message}"), err
+
+
+def test_cli_missing_and_unreadable_files_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_in_process(capsys, "fit", "missing.npy", "-k", 2)
+    assert (status, err) == (2, "fastem fit: missing.npy: No such file or directory\n")
+    (tmp_path / "folder.csv").mkdir()
+    status, _, err = run_in_process(capsys, "fit", "folder.csv", "-k", 2)
+    assert status == 2 and err.startswith("fastem fit: folder.csv: ") and err.count("\n") == 1
+    (tmp_path / "text.npy").write_text("1,2\n")
+    status, _, err = run_in_process(capsys, "fit", "text.npy", "-k", 2)
+    assert status == 2 and err.startswith("fastem fit: text.npy: not a NumPy array file") and err.count("\n") == 1
+    np.save(tmp_path / "row.npy", np.arange(4.0))
+    status, _, err = run_in_process(capsys, "fit", "row.npy", "-k", 2)
+    assert (status, err) == (2, "fastem fit: row.npy: an array of shape (4,); fastem fits a 2-D array, "
+                                "one row per sample.\n")
+
+
+@pytest.mark.parametrize("header, options, notice, rows", [
+    ("e,E1", [], True, 4),               # letters that also occur in numbers (1e5): a header
+    ("x,y", [], True, 4),
+    ("1,2", ["--header"], False, 4),     # numbers, skipped as asked
+    ("1,2", [], False, 5),               # numbers, read as data
+    ("1,2", ["--no-header"], False, 5),
+])
+def test_cli_csv_header(tmp_path, monkeypatch, capsys, header, options, notice, rows):
+    monkeypatch.chdir(tmp_path)
+    name = write(tmp_path / "data.csv", header + "\n0,0\n0,1\n5,5\n5,6\n")
+    status, out, err = run_in_process(capsys, "fit", name, "-k", 1, *options)
+    assert status == 0, err
+    assert f"fastem fit: data.csv, {rows} x 2; fitting 1 components" in out
+    expected = "data.csv: first row read as a header (use --no-header to read it as data)\n"
+    assert err == (expected if notice else "")
+
+
+def test_cli_help_describes_every_option():
+    parser = build_parser("fastem")
+    top = parser.format_help()
+    assert "``" not in top and "fastem demo" not in top  # plain text, not the module docstring
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(commands.choices) == ["bench", "demo", "fit", "warmup"]
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+    for name in ("demo", "fit"):
+        covariance = next(a for a in commands.choices[name]._actions if "--covariance" in a.option_strings)
+        assert covariance.choices == ["full", "tied", "diag", "spherical"]

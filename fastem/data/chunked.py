@@ -136,26 +136,35 @@ class ChunkedSource:
                 "(e.g. lambda: iter_chunks(path), not an iterator created once)."
             )
         self._last_iterator = iterator
-        first_row = index = 0
+        first_row = n_chunks = 0
         for index, item in enumerate(iterator):
             rows, weights, labels = self._checked(item, index)
             self.chunks_read += 1
+            n_chunks = index + 1
             self._show(index)
             if rows.shape[0]:
                 yield first_row, rows, weights, labels
             first_row += rows.shape[0]
         self._show(None)
-        self._end_pass(first_row, index + 1 if first_row else 0)
+        self._end_pass(first_row, n_chunks)
 
     def peek(self):
         """Read and check the first chunk of a pass, so that ``n_features`` is known."""
         next(self.chunks(), None)
 
     def _end_pass(self, n_rows, n_chunks):
+        if n_rows == 0 and self.n_samples is None:
+            # The first pass: most often a factory over files whose pattern matched none.
+            if n_chunks == 0:
+                raise ValueError(
+                    "the chunk factory returned no chunks (an empty iterable); fit_chunks needs at "
+                    "least one chunk of rows (a factory over files: check that its pattern matches some)."
+                )
+            raise ValueError(f"the chunk factory produced no rows ({n_chunks} chunks, all empty).")
         if n_rows == 0:
             raise ValueError(
-                "the chunk factory produced no rows" + (" on this pass" if self.n_samples else "")
-                + "; it must return a fresh iterable of the same chunks on each call."
+                "the chunk factory produced no rows on this pass; it must return a fresh iterable of "
+                "the same chunks on each call."
             )
         if self.n_samples is None:
             self.n_samples, self._n_chunks = n_rows, n_chunks
