@@ -244,7 +244,7 @@ def test_cli_help_describes_every_option():
     top = parser.format_help()
     assert "``" not in top and "fastem demo" not in top  # plain text, not the module docstring
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert sorted(commands.choices) == ["bench", "demo", "fit", "warmup"]
+    assert sorted(commands.choices) == ["bench", "demo", "fit", "select", "warmup"]
     for name, command in commands.choices.items():
         for action in command._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"
