@@ -454,8 +454,8 @@ def test_max_iter_reached_warns_with_the_settings():
     X = overlapping(11)
     gm = GaussianMixture(3, tol=0, max_iter=3, random_state=0)
     message = (
-        "Best performing initialization did not converge in max_iter=3 iterations (tol=0). Try "
-        "different init parameters, increase max_iter or tol, or check for degenerate data."
+        "Best performing initialization did not converge. Try different init parameters, or "
+        "increase max_iter, tol, or check for degenerate data. (max_iter=3, tol=0)"
     )
     with pytest.warns(ConvergenceWarning, match=re.escape(message)):
         gm.fit(X)

@@ -200,10 +200,10 @@ class MixtureBase(EstimatorBase):
                 best = result
 
         if not best.converged and settings["max_iter"] > 0:
-            warnings.warn(
-                f"Best performing initialization did not converge in max_iter="
-                f"{settings['max_iter']} iterations (tol={settings['tol']:g}). Try different "
-                "init parameters, increase max_iter or tol, or check for degenerate data.",
+            warnings.warn(  # scikit-learn's words first, so that filters matching them catch it
+                "Best performing initialization did not converge. Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data. "
+                f"(max_iter={settings['max_iter']}, tol={settings['tol']:g})",
                 convergence_warning_category(),
                 stacklevel=4,  # the caller of fit
             )
