@@ -9,8 +9,8 @@ __version__ = "0.1.0"  # the one place the version is written; pyproject.toml re
 from .exceptions import ComponentError, ConvergenceWarning, NotFittedError
 from .linear_model import BayesianLinearRegression
 from .mixture import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, KMeans
-from .persistence import load
-from .selection import select_model
+from ._persistence import load
+from ._selection import select_model
 
 __all__ = [
     "BayesianGaussianMixture",

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 # How ``save`` writes a model file: ``write(estimator, path)``.  The module that writes
-# and reads model files (fastem.persistence) sits above the estimators and imports them,
+# and reads model files (fastem._persistence) sits above the estimators and imports them,
 # so they do not import it; it hands its writer over here when it is imported, and
 # fastem/__init__.py imports it, so the writer is set before any estimator exists.
 _model_writer = None
@@ -28,7 +28,7 @@ class EstimatorBase:
     """``get_params`` / ``set_params`` / ``repr`` from the ``__init__`` signature, ``save``,
     and scikit-learn's ``feature_names_in_``."""
 
-    # What a model file holds (fastem.persistence), besides every constructor parameter:
+    # What a model file holds (fastem._persistence), besides every constructor parameter:
     # the fitted attributes every fitted estimator has, and those it may have.
     _SAVED_ATTRIBUTES = ()
     _SAVED_IF_PRESENT = ("feature_names_in_",)
