@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from ._rows import BinaryRows
 from .exceptions import not_fitted_error
 
 
@@ -256,8 +257,6 @@ def check_binary_data(X, name="X", n_features=None, estimator_name="the estimato
     Values other than 0 and 1 raise a ValueError naming the first one (no thresholding);
     the user's matrix is never modified (explicit zeros and duplicates are dropped on a copy).
     """
-    from .data import BinaryRows
-
     if _is_sparse(X):
         matrix = X.tocsr()
         if matrix is X or not matrix.has_canonical_format:

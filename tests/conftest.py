@@ -8,7 +8,7 @@ import numpy as np
 import reference
 
 from fastem._kernels._jit import limit_threads
-from fastem.families.gaussian import GaussianParams
+from fastem._families.gaussian import GaussianParams
 
 
 def make_problem(seed, n_samples, n_features, n_components, covariance_type,

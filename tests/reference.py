@@ -22,7 +22,7 @@ LOG_2PI = np.log(2.0 * np.pi)
 NK_EPS = 10.0 * np.finfo(np.float64).eps
 
 Stats = namedtuple("Stats", "nk sx sxx shift loglik weight")
-Stats.__doc__ = "E-step statistics about ``shift`` (the fields of fastem.stats.GaussianStats)."
+Stats.__doc__ = "E-step statistics about ``shift`` (the fields of fastem._stats.GaussianStats)."
 
 Params = namedtuple("Params", "weights means covariances precisions_cholesky")
 

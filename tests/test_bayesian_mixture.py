@@ -25,7 +25,7 @@ from scipy import linalg, special
 
 from fastem import BayesianGaussianMixture
 from fastem.exceptions import NotFittedError
-from fastem.families.variational import digamma
+from fastem._families.variational import digamma
 
 # Many fits here stop at max_iter on purpose (tol=0), in fastem and in scikit-learn.
 pytestmark = [

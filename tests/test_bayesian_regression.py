@@ -17,11 +17,11 @@ from sklearn.datasets import load_diabetes, make_regression
 from sklearn.linear_model import BayesianRidge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import fastem.data.chunked
-import fastem.families.linear
+import fastem._data.chunked
+import fastem._families.linear
 from fastem import BayesianLinearRegression, ConvergenceWarning, NotFittedError
-from fastem.families.linear import BayesianLinearFamily
-from fastem.data import RowsWithTargets
+from fastem._families.linear import BayesianLinearFamily
+from fastem._data import RowsWithTargets
 
 # The per-iteration comparison with the reference (an eigendecomposition of the summed
 # statistics against an inverse from the rows): largest relative error measured 1.4e-13
@@ -228,7 +228,7 @@ def test_statistics_of_two_halves_add_up_far_from_the_origin(monkeypatch):
     whole = family.estep(RowsWithTargets(X, y), w)
     halves = family.estep(RowsWithTargets(X[:140], y[:140]), w[:140]) + family.estep(
         RowsWithTargets(X[140:], y[140:]), w[140:])
-    monkeypatch.setattr(fastem.families.linear, "BLOCK_BYTES", 8 * 6 * 50)  # blocks of 50 rows
+    monkeypatch.setattr(fastem._families.linear, "BLOCK_BYTES", 8 * 6 * 50)  # blocks of 50 rows
     blocks = family.estep(RowsWithTargets(X, y), w)
     z = np.column_stack([X, y])
     mean = np.average(z, axis=0, weights=w)
@@ -252,8 +252,8 @@ def test_float32_data_give_the_float64_fit_of_the_same_values():
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Memory-mapped chunks of 1024 rows, and statistics blocks of 300 rows."""
-    monkeypatch.setattr(fastem.data.chunked, "MEMMAP_CHUNK_BYTES", 1)
-    monkeypatch.setattr(fastem.families.linear, "BLOCK_BYTES", 8 * 7 * 300)
+    monkeypatch.setattr(fastem._data.chunked, "MEMMAP_CHUNK_BYTES", 1)
+    monkeypatch.setattr(fastem._families.linear, "BLOCK_BYTES", 8 * 7 * 300)
 
 
 def big_problem(dtype=np.float64):
@@ -271,7 +271,7 @@ def test_memmap_fit_equals_in_memory_fit(tmp_path, dtype, weighted):
     expected = BayesianLinearRegression(accelerate="squarem").fit(X, y, sample_weight=w)
     mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fastem.data.chunked, "MEMMAP_CHUNK_BYTES", 1)  # chunks of 1024 rows
+        patch.setattr(fastem._data.chunked, "MEMMAP_CHUNK_BYTES", 1)  # chunks of 1024 rows
         fitted = BayesianLinearRegression(accelerate="squarem").fit(
             mapped, np.load(tmp_path / "y.npy", mmap_mode="r"), sample_weight=w)
     assert_same_fit(fitted, expected, SOURCE_RTOL)

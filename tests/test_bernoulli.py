@@ -31,8 +31,8 @@ from fastem._kernels.bernoulli import (
     TILE_ROWS, TILE_COLUMNS, pattern_is_cheaper, per_component, scatter_cost,
 )
 from fastem._validation import check_binary_data
-from fastem.families.bernoulli import BernoulliFamily, BernoulliParams
-from fastem.stats import BernoulliStats
+from fastem._families.bernoulli import BernoulliFamily, BernoulliParams
+from fastem._stats import BernoulliStats
 
 MODES = {"soft": MODE_SOFT, "hard": MODE_HARD}
 DTYPES = [bool, np.uint8, np.int64, np.float32, np.float64]

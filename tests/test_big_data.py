@@ -199,7 +199,7 @@ def test_fit_chunks_with_several_starts_samples_once():
     assert_same_fit(gm, reference, GAUSSIAN_FITTED)
     # The source draws its sample in one pass and hands the same one to every start.
     from fastem._validation import check_data
-    from fastem.data import ChunkedSource
+    from fastem._data import ChunkedSource
 
     calls = []
     source = ChunkedSource(chunk_factory(X, calls=calls), check_data)

@@ -14,7 +14,7 @@ from numpy.testing import assert_array_equal
 
 import fastem
 from fastem import GaussianMixture, NotFittedError
-from fastem.cli import build_parser, main, program_name
+from fastem._cli import build_parser, main, program_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")

@@ -23,7 +23,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastem
 from fastem import ComponentError, ConvergenceWarning, GaussianMixture, NotFittedError
 from fastem._validation import check_data
-from fastem.data import ArraySource
+from fastem._data import ArraySource
 
 from conftest import same_start
 
@@ -301,7 +301,7 @@ def test_float32_input_is_used_in_place(monkeypatch):
             super().__init__(X, *args, **kwargs)
 
     monkeypatch.setattr(fastem.mixture._mixture, "ArraySource", RecordingSource)
-    monkeypatch.setattr(fastem.data, "ArraySource", RecordingSource)
+    monkeypatch.setattr(fastem._data, "ArraySource", RecordingSource)
     gm = GaussianMixture(2, random_state=0).fit(X32)
     gm.predict(X32)
     assert len(seen) == 2 and all(X is X32 for X in seen)

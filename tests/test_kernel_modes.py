@@ -21,7 +21,7 @@ from numpy.testing import assert_array_equal
 
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, MODE_SOFT
 from fastem._kernels.weights import binomial, draw_row, mix64, next_uniform, stream_start
-from fastem.families.gaussian import GaussianFamily, GaussianParams
+from fastem._families.gaussian import GaussianFamily, GaussianParams
 
 import reference
 from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads

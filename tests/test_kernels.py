@@ -23,8 +23,8 @@ from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_
 from fastem._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from fastem._kernels.seeding import squared_distances
 from fastem.exceptions import ComponentError
-from fastem.families.gaussian import GaussianFamily, GaussianParams
-from fastem.stats import GaussianStats
+from fastem._families.gaussian import GaussianFamily, GaussianParams
+from fastem._stats import GaussianStats
 
 import reference
 from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads

@@ -16,9 +16,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 
 from fastem import ConvergenceWarning, GaussianMixture
-from fastem.data import ArraySource
-from fastem.families.gaussian_missing import _patterns
-from fastem.init import without_nan
+from fastem._data import ArraySource
+from fastem._families.gaussian_missing import _patterns
+from fastem._init import without_nan
 
 N_SAMPLES, N_FEATURES = 300, 3
 REG_COVAR = 1e-6

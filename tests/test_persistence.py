@@ -16,7 +16,7 @@ from fastem import (
     KMeans,
     NotFittedError,
 )
-from fastem.persistence import FORMAT_VERSION, MODEL_CLASSES
+from fastem._persistence import FORMAT_VERSION, MODEL_CLASSES
 
 from conftest import Frame
 

@@ -33,10 +33,10 @@ def test_the_blocking_works():
 def test_fastem_and_its_command_line_import_without_unix_only_modules():
     result = _run_blocked("""
         import json, sys
-        import fastem, fastem.cli, fastem.bench, fastem.warmup
+        import fastem, fastem._cli, fastem._bench, fastem._warmup
         from fastem.mixture import GaussianMixture, KMeans, BernoulliMixture
         blocked = [name for name, module in sys.modules.items() if module is None]
-        print(json.dumps(dict(blocked=sorted(blocked), peak=fastem.bench.peak_memory(lambda: None))))
+        print(json.dumps(dict(blocked=sorted(blocked), peak=fastem._bench.peak_memory(lambda: None))))
     """)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])

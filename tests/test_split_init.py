@@ -1,4 +1,4 @@
-"""The "split" initialisation (fastem.init) against a plain-NumPy reference of the same
+"""The "split" initialisation (fastem._init) against a plain-NumPy reference of the same
 procedure, and the properties it promises.
 
 The references below start from one component, split the component the documented rule
@@ -24,9 +24,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastem import BernoulliMixture, GaussianMixture
 from fastem import init
-from fastem.data import ArraySource
-from fastem.families.gaussian import GaussianFamily, GaussianParams
-from fastem.init import SPLIT_EM_ITERATIONS, SPLIT_POWER_STEPS, SPLIT_PROBABILITY_MARGIN
+from fastem._data import ArraySource
+from fastem._families.gaussian import GaussianFamily, GaussianParams
+from fastem._init import SPLIT_EM_ITERATIONS, SPLIT_POWER_STEPS, SPLIT_PROBABILITY_MARGIN
 
 REG_COVAR = 1e-6
 

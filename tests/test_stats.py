@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from fastem._kernels._jit import MODE_SOFT
-from fastem.families.gaussian import GaussianFamily
-from fastem.online import step_size, stepwise_update
+from fastem._families.gaussian import GaussianFamily
+from fastem._online import step_size, stepwise_update
 
 from conftest import assert_relative_close, make_problem
 

@@ -24,8 +24,8 @@ from sklearn.base import clone
 
 import fastem
 from fastem import ConvergenceWarning, GaussianMixture
-from fastem.data import ArraySource
-from fastem.variants import MC_MAX_DRAWS, check_variant_settings
+from fastem._data import ArraySource
+from fastem._variants import MC_MAX_DRAWS, check_variant_settings
 
 COVARIANCE_TYPES = ["full", "diag"]
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")

@@ -1,8 +1,8 @@
 """BernoulliMixture on row 5 of the performance table (dense) and on sparse data (row 7
 of ``python -m fastem bench --rows 7``), against a vectorised NumPy EM
-(``fastem.bench.numpy_em_iteration``)."""
+(``fastem._bench.numpy_em_iteration``)."""
 
-from fastem.bench import DTYPES
+from fastem._bench import DTYPES
 
 from .common import RowFit, RowIteration, RowMemory, RowVersusPeer, row_labels
 

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from fastem.bench import blobs, peak_memory, seconds_per_iteration
+from fastem._bench import blobs, peak_memory, seconds_per_iteration
 
 from .common import Benchmark, scaled, skip_without
 
@@ -49,7 +49,7 @@ def _fit(X, start, max_iter=MAX_ITER):
 
 
 def _write_npy(path, n_samples, n_features, n_components, seed=0):
-    """Blobs like ``fastem.bench.blobs`` written block by block with plain file writes
+    """Blobs like ``fastem._bench.blobs`` written block by block with plain file writes
     (never the whole array in memory, no memory map); returns the centres."""
     rng = np.random.RandomState(seed)
     centres = rng.normal(scale=3.0, size=(n_components, n_features))

@@ -2,7 +2,7 @@
 benchmarks every row of the performance table gets.
 
 The rows, their data, the same-start fits and the seconds-per-iteration helper are
-``fastem.bench``'s (the code behind ``python -m fastem bench``), so that the suite and
+``fastem._bench``'s (the code behind ``python -m fastem bench``), so that the suite and
 the command measure the same thing.
 """
 
@@ -13,7 +13,7 @@ import warnings
 from abc import ABC, abstractmethod
 from functools import lru_cache
 
-from fastem.bench import (
+from fastem._bench import (
     MEMORY_FIT_ITERATIONS,
     QUICK_DIVISOR,
     WARM_UP_ROWS,

@@ -1,7 +1,7 @@
 """GaussianMixture on rows 1-4 of the performance table (``python -m fastem bench``):
 time per iteration, whole fit, peak memory, iterations, and the ratio to scikit-learn."""
 
-from fastem.bench import DTYPES
+from fastem._bench import DTYPES
 
 from .common import RowFit, RowIteration, RowMemory, RowVersusPeer, row_labels
 

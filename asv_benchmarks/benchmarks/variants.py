@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from fastem.bench import DTYPES
+from fastem._bench import DTYPES
 
 from .common import Benchmark, RowFit, RowIteration, RowMemory, RowVersusPeer, row_labels, scaled
 

@@ -1,8 +1,8 @@
 """``BayesianLinearRegression``: Bayesian ridge regression whose hyper-parameters EM fits.
 
 The estimator only validates, opens a data source, and runs the one EM driver
-(``fastem.em.fit_em``) on the family of ``fastem.families.linear``: one pass over the
-data for the statistics, then EM on their summary (``fastem.data.SummarySource``).
+(``fastem._em.fit_em``) on the family of ``fastem._families.linear``: one pass over the
+data for the statistics, then EM on their summary (``fastem._data.SummarySource``).
 """
 
 import warnings
@@ -19,12 +19,12 @@ from .._validation import (
     check_shape,
     check_target,
 )
-from ..data import SummarySource, chunk_source, make_regression_source
-from ..em import ConvergenceMonitor, fit_em
+from .._data import SummarySource, chunk_source, make_regression_source
+from .._em import ConvergenceMonitor, fit_em
 from ..exceptions import convergence_warning_category
-from ..families.linear import BayesianLinearFamily
+from .._families.linear import BayesianLinearFamily
 from ..mixture._base import EstimatorBase
-from ..variants import SQUAREM, StandardEM, StepTolerance
+from .._variants import SQUAREM, StandardEM, StepTolerance
 
 
 class BayesianLinearRegression(EstimatorBase):

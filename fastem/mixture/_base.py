@@ -11,12 +11,24 @@ import warnings
 
 import numpy as np
 
+# How ``save`` writes a model file: ``write(estimator, path)``.  The module that writes
+# and reads model files (fastem._persistence) sits above the estimators and imports them,
+# so they do not import it; it hands its writer over here when it is imported, and
+# fastem/__init__.py imports it, so the writer is set before any estimator exists.
+_model_writer = None
+
+
+def set_model_writer(write):
+    """Make ``write(estimator, path)`` the function every estimator's ``save`` calls."""
+    global _model_writer
+    _model_writer = write
+
 
 class EstimatorBase:
     """``get_params`` / ``set_params`` / ``repr`` from the ``__init__`` signature, ``save``,
     and scikit-learn's ``feature_names_in_``."""
 
-    # What a model file holds (fastem.persistence), besides every constructor parameter:
+    # What a model file holds (fastem._persistence), besides every constructor parameter:
     # the fitted attributes every fitted estimator has, and those it may have.
     _SAVED_ATTRIBUTES = ()
     _SAVED_IF_PRESENT = ("feature_names_in_",)
@@ -53,9 +65,9 @@ class EstimatorBase:
         ----------
         path : str or path-like
         """
-        from ..persistence import save_model  # the layer above the estimators
-
-        save_model(self, path)
+        if _model_writer is None:  # only if fastem/__init__.py has not run to its end
+            raise RuntimeError("fastem's model-file writer is not registered; import fastem first.")
+        _model_writer(self, path)
 
     def _fit_or_forget(self, *args, data=None):
         """Set the attributes that ``self._fit(*args)`` returns and return self; a fit that

@@ -3,8 +3,8 @@
 import numpy as np
 
 from .._validation import check_data, check_float, check_option
-from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily
-from ..families.variational import (
+from .._families.gaussian import COVARIANCE_TYPES, GaussianFamily
+from .._families.variational import (
     PRIOR_PARAMETERS,
     VariationalGaussianFamily,
     VariationalParams,
@@ -12,7 +12,7 @@ from ..families.variational import (
     check_variational_prior_settings,
     resolve_variational_prior,
 )
-from ..init import data_moments, initial_stats
+from .._init import data_moments, initial_stats
 from ._gaussian import fitted_covariance_type
 from ._mixture import MixtureBase
 

@@ -1,8 +1,8 @@
 """BernoulliMixture: a mixture of independent binary features, dense or sparse."""
 
 from .._validation import check_binary_data, check_float, check_init_array, check_option, check_weights_init
-from ..families.bernoulli import BernoulliFamily, BernoulliParams
-from ..init import BERNOULLI_INIT_METHODS, initial_bernoulli_params
+from .._families.bernoulli import BernoulliFamily, BernoulliParams
+from .._init import BERNOULLI_INIT_METHODS, initial_bernoulli_params
 from ._mixture import MixtureBase
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 
 from .._validation import check_data, check_float, check_init_array, check_option, check_weights_init
-from ..data import ArraySource
-from ..families.gaussian import COVARIANCE_TYPES, MISSING_OPTIONS, PARAMETER_GROUPS, GaussianFamily, GaussianParams
-from ..families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, resolve_prior
-from ..init import INIT_METHODS, data_moments, initial_params
+from .._data import ArraySource
+from .._families.gaussian import COVARIANCE_TYPES, MISSING_OPTIONS, PARAMETER_GROUPS, GaussianFamily, GaussianParams
+from .._families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, resolve_prior
+from .._init import INIT_METHODS, data_moments, initial_params
 from ._mixture import MixtureBase
 
 

@@ -14,10 +14,10 @@ from .._validation import (
     check_random_state,
     check_sample_weight,
 )
-from ..data import ArraySource
+from .._data import ArraySource
 from ..exceptions import convergence_warning_category
-from ..families.gaussian import GaussianFamily
-from ..init import kmeans_plusplus, kmeans_tolerance, lloyd
+from .._families.gaussian import GaussianFamily
+from .._init import kmeans_plusplus, kmeans_tolerance, lloyd
 from ._base import EstimatorBase
 
 _INIT_METHODS = ("k-means++", "random")

@@ -23,12 +23,12 @@ from .._validation import (
     check_random_state,
     check_sample_weight,
 )
-from ..data import ArraySource, ChunkedSource, make_source
-from ..em import ConvergenceMonitor, fit_em
+from .._data import ArraySource, ChunkedSource, make_source
+from .._em import ConvergenceMonitor, fit_em
 from ..exceptions import convergence_warning_category
-from ..init import check_enough_rows
-from ..online import step_size, stepwise_params, stepwise_update
-from ..variants import check_variant_settings, make_variant
+from .._init import check_enough_rows
+from .._online import step_size, stepwise_params, stepwise_update
+from .._variants import check_variant_settings, make_variant
 from ._base import EstimatorBase, feature_names
 
 class MixtureBase(EstimatorBase):
@@ -226,7 +226,7 @@ class MixtureBase(EstimatorBase):
         The chunk's E-step statistics, per unit of sample weight, are blended into
         running statistics with step ``(t + 2) ** -learning_decay`` (``t``: updates
         after the first chunk) and the parameters become their M-step (see
-        ``fastem.online``).  The first call initialises from ``X`` (``init_params``, the
+        ``fastem._online``).  The first call initialises from ``X`` (``init_params``, the
         ``*_init`` parameters and ``random_state`` as in :meth:`fit`); after
         :meth:`fit`, the stream continues from the fitted parameters.  A chunk that
         fails its checks raises and leaves the model as it was.

@@ -10,7 +10,7 @@ from .._kernels.gaussian import accumulate_gaussian, posterior_gaussian
 from .._kernels.linalg import cholesky_lower, inverse_transpose_lower
 from .._kernels.whiten import whiten
 from ..exceptions import ComponentError
-from ..stats import GaussianStats
+from .._stats import GaussianStats
 from .gaussian_missing import estep_missing, has_missing, impute_missing, posterior_missing
 from .mixing import EMPTY_COUNT, kernel_labels, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
@@ -170,7 +170,7 @@ class GaussianFamily:
         changes them, ``reg_covar`` included.
     missing : {"raise", "em"}
         "em": NaN entries of X are missing at random; E-steps and posteriors take
-        each row's observed features (``fastem.families.gaussian_missing``).  "raise":
+        each row's observed features (``fastem._families.gaussian_missing``).  "raise":
         X has no NaN (the estimators check it), and nothing looks for them.
     """
 

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from . import __version__, bench, warmup
+from . import __version__, _bench, _warmup
 
 # The top-level help, in plain text: the module docstring is reST.
 DESCRIPTION = """\
@@ -273,9 +273,9 @@ def build_parser(prog):
                              "which is reported)")
     _add_fit_options(fit, n_init=1)
     _add_select_command(commands)
-    bench.add_arguments(commands.add_parser(
+    _bench.add_arguments(commands.add_parser(
         "bench", help="seconds per EM iteration and peak memory, fastem next to its peers"))
-    warmup.add_arguments(commands.add_parser(
+    _warmup.add_arguments(commands.add_parser(
         "warmup", help="compile the common kernel signatures into Numba's disk cache"))
     return parser
 
@@ -298,9 +298,9 @@ def main(argv=None, prog=None):
     prog = program_name() if prog is None else prog
     args = build_parser(prog).parse_args(argv)
     if args.command == "bench":
-        return bench.command(args)
+        return _bench.command(args)
     if args.command == "warmup":
-        return warmup.command(args)
+        return _warmup.command(args)
     try:
         return _select(args) if args.command == "select" else _run_fit(args)
     except UsageError as error:
@@ -381,7 +381,7 @@ def _component_counts(text):
 
 def _select(args):
     """``select``: the grid's table and its best model; a user's mistake raises ``UsageError``."""
-    from .selection import select_model
+    from ._selection import select_model
 
     counts = _component_counts(args.n_components)
     X = _load_data(args.data, args.header)

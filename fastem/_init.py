@@ -17,12 +17,12 @@ import numpy as np
 
 from ._kernels._jit import MODE_HARD, MODE_SOFT, limit_threads
 from ._kernels.seeding import squared_distances
-from .data import ArraySource, BinaryRows
-from .em import ConvergenceMonitor, fit_em
-from .families.bernoulli import BernoulliParams, BinaryKMeansFamily
-from .families.gaussian import GaussianFamily, GaussianParams
-from .stats import BernoulliStats, GaussianStats
-from .variants import HardEM, StandardEM
+from ._data import ArraySource, BinaryRows
+from ._em import ConvergenceMonitor, fit_em
+from ._families.bernoulli import BernoulliParams, BinaryKMeansFamily
+from ._families.gaussian import GaussianFamily, GaussianParams
+from ._stats import BernoulliStats, GaussianStats
+from ._variants import HardEM, StandardEM
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "split")
 

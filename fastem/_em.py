@@ -5,7 +5,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .variants import StandardEM
+from ._variants import StandardEM
 
 
 @dataclass
@@ -97,7 +97,7 @@ class EMResult:
 def fit_em(source, family, params, monitor, variant=None):
     """Run an EM variant from ``params`` until ``monitor`` says stop.
 
-    The variant (``fastem.variants``; standard EM when None) yields one ``Iterate`` per
+    The variant (``fastem._variants``; standard EM when None) yields one ``Iterate`` per
     iteration: the objective of the parameters entering it and the parameters it moved
     to.  As in scikit-learn, ``lower_bounds[i]`` is the objective of the parameters
     *entering* iteration ``i`` and the result holds the parameters after the last step;
@@ -107,11 +107,11 @@ def fit_em(source, family, params, monitor, variant=None):
     Parameters
     ----------
     source : DataSource
-        Anything with ``estep(family, params, mode, seed, n_draws) -> stats`` (see ``fastem.data``).
+        Anything with ``estep(family, params, mode, seed, n_draws) -> stats`` (see ``fastem._data``).
     family : the model family (``m_step(stats) -> params``)
     params : the starting parameters
     monitor : ConvergenceMonitor
-    variant : a variant from ``fastem.variants``, default StandardEM()
+    variant : a variant from ``fastem._variants``, default StandardEM()
 
     Returns
     -------

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
 from .._kernels.bernoulli import accumulate_bernoulli, posterior_bernoulli
-from ..stats import BernoulliStats
+from .._stats import BernoulliStats
 from .mixing import kernel_labels, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
 _EMPTY_WEIGHTS = np.empty(0)

@@ -44,7 +44,7 @@ import numpy as np
 
 from .._kernels._jit import CHUNK_ROWS
 from .._validation import every_feature_missing
-from ..stats import GaussianStats
+from .._stats import GaussianStats
 
 # Rows grouped by pattern at once: bounds the gathered copies, and is a multiple of the
 # kernels' chunk, so that the random streams and hashes of a block without NaN are

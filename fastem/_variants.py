@@ -1,6 +1,6 @@
 """The EM variants: how a point's weights are produced and how the M-step is taken.
 
-Every variant is a generator of ``Iterate`` records driven by ``fastem.em.fit_em``; the
+Every variant is a generator of ``Iterate`` records driven by ``fastem._em.fit_em``; the
 data are only ever touched through ``source.estep`` (one pass of the single-pass
 kernels, in the soft, hard or sampled mode) and the parameters only through the
 family's ``m_step`` (full or conditional) and its unconstrained vector form.

@@ -11,7 +11,7 @@ on the sample).
 
 import numpy as np
 
-from .array import BinaryRows
+from .._rows import BinaryRows
 
 # At most this many bytes of float64 rows, and at least this many rows per component.
 INIT_SAMPLE_BYTES = 64 * 2**20

@@ -18,8 +18,9 @@ statistics do not depend on its parameters runs EM on a ``SummarySource`` after 
 
 import numpy as np
 
+from .._rows import BinaryRows
 from .._validation import check_known_labels, check_sample_weight
-from .array import ArraySource, BinaryRows
+from .array import ArraySource
 from .chunked import ChunkedSource, memmap_chunks
 from .dask_source import DaskSource, is_dask_array
 from .regression import RowsWithTargets, chunk_source, make_regression_source

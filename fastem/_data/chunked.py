@@ -196,7 +196,7 @@ class ChunkedSource:
 
     def init_sample(self, n_components):
         """An ``ArraySource`` on a uniform sample of the rows, drawn in one pass (see
-        ``fastem.data.sampling``), without labels; drawn once per source."""
+        ``fastem._data.sampling``), without labels; drawn once per source."""
         if n_components not in self._samples:
             sample = None
             for _, rows, weights, _ in self.chunks():

@@ -516,7 +516,7 @@ def _run_in_child(function, n_threads, **spec):
         for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = str(n_threads)
     child = subprocess.run(
-        [sys.executable, "-c", "from fastem.bench import _child_main; _child_main()"],
+        [sys.executable, "-c", "from fastem._bench import _child_main; _child_main()"],
         input=json.dumps(spec), capture_output=True, text=True, env=env,
     )
     if child.returncode != 0:

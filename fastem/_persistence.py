@@ -21,8 +21,9 @@ object (a callable ``init``) cannot be saved and raises.
 
 The registry, ``MODEL_CLASSES`` below, is the one list of classes that ``load`` builds;
 each class declares what it saves (``_SAVED_ATTRIBUTES``, ``_SAVED_IF_PRESENT``; see
-``EstimatorBase``).  This module sits above the estimators and imports them; they reach
-it only when ``save`` is called.
+``EstimatorBase``).  This module sits above the estimators and imports them; they do not
+import it: on import it registers ``save_model`` as the writer that ``EstimatorBase.save``
+calls (``set_model_writer``), and fastem/__init__.py imports it.
 
 Format versions: 1 (GaussianMixture only, fixed lists of entries) is still read; 2 is
 written.
@@ -37,6 +38,7 @@ import numpy as np
 from ._validation import check_is_fitted
 from .linear_model import BayesianLinearRegression
 from .mixture import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, KMeans
+from .mixture._base import set_model_writer
 
 FORMAT_VERSION = 2
 
@@ -92,6 +94,9 @@ def save_model(estimator, path):
     header = {"format_version": FORMAT_VERSION, "class": cls.__name__, "params": params, "fitted": fitted}
     with open(path, "wb") as handle:  # a handle: np.savez would append ".npz" to a name
         np.savez(handle, header=np.array(json.dumps(header)), **arrays)
+
+
+set_model_writer(save_model)  # EstimatorBase.save calls it; the estimators do not import this module
 
 
 def _encode(value, key, arrays, what):

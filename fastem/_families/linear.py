@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._kernels._jit import MODE_SOFT
-from ..stats import RegressionStats
+from .._stats import RegressionStats
 
 # Rows per block of the statistics pass: a float64 copy of the block's (x, y) rows of
 # about this many bytes (it converts float32 blocks to float64 and centres them).
@@ -156,7 +156,7 @@ class BayesianLinearFamily:
     # -- the one pass over the data --------------------------------------------------
     def estep(self, rows, sample_weight, params=None, mode=MODE_SOFT, seed=0, n_draws=0, first_row=0,
               known_labels=None):
-        """Moments of a block of rows (``fastem.data.RowsWithTargets``); ``params`` and the other
+        """Moments of a block of rows (``fastem._data.RowsWithTargets``); ``params`` and the other
         arguments of a mixture's E-step do not matter: the moments do not depend on them.
 
         NumPy's BLAS does the work: a block's centred rows ``Z`` (float64, with the

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._kernels._jit import MODE_SOFT
 from ._validation import check_option
-from .data import make_source
+from ._data import make_source
 from .mixture import GaussianMixture
 
 CRITERIA = ("bic", "aic", "icl")

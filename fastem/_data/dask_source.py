@@ -123,7 +123,7 @@ class DaskSource:
 
     def init_sample(self, n_components):
         """An ``ArraySource`` on a uniform sample of the rows (every row when there are few;
-        see ``fastem.data.sampling``), gathered block by block, once per source."""
+        see ``fastem._data.sampling``), gathered block by block, once per source."""
         if n_components not in self._samples:
             self._samples[n_components] = self._gather_sample(n_components)
         return self._samples[n_components]
