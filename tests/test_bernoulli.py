@@ -32,7 +32,6 @@ from fastem._kernels.bernoulli import (
 )
 from fastem._validation import check_binary_data
 from fastem._families.bernoulli import BernoulliFamily, BernoulliParams
-from fastem._stats import BernoulliStats
 
 MODES = {"soft": MODE_SOFT, "hard": MODE_HARD}
 DTYPES = [bool, np.uint8, np.int64, np.float32, np.float64]

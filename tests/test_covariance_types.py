@@ -31,7 +31,6 @@ def blobs(seed=0, n_samples=300, n_features=3, n_components=3, dtype=np.float64)
 def start_for(X, n_components, covariance_type):
     """A fixed start shared by two fits, in the type's shape of precisions."""
     spread = 1.0 / X.astype(np.float64).var(axis=0)
-    n_features = X.shape[1]
     precisions = {
         "full": np.stack([np.diag(spread)] * n_components),
         "tied": np.diag(spread),
