@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastem import bench
+from fastem import _bench as bench
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("fastem s/it", "peer s/it", "ratio", "fastem MiB", "peer MiB", "X MiB")

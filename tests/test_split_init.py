@@ -23,7 +23,7 @@ from conftest import make_problem, make_sample_weight
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastem import BernoulliMixture, GaussianMixture
-from fastem import init
+from fastem import _init as init
 from fastem._data import ArraySource
 from fastem._families.gaussian import GaussianFamily, GaussianParams
 from fastem._init import SPLIT_EM_ITERATIONS, SPLIT_POWER_STEPS, SPLIT_PROBABILITY_MARGIN
