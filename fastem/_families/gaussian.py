@@ -65,10 +65,14 @@ class GaussianParams:
 
     @property
     def precisions(self):
-        pc = self.precisions_cholesky
-        if self.covariance_type in ("full", "tied"):
-            return pc @ np.swapaxes(pc, -1, -2)
-        return pc**2
+        return precisions_of(self.precisions_cholesky, self.covariance_type)
+
+
+def precisions_of(precisions_cholesky, covariance_type):
+    """The precisions ``U U^T`` (full, tied) or ``U**2`` (diag, spherical) of their factors."""
+    if covariance_type in ("full", "tied"):
+        return precisions_cholesky @ np.swapaxes(precisions_cholesky, -1, -2)
+    return precisions_cholesky**2
 
 
 def _type_of(precisions_cholesky, means):

@@ -157,6 +157,18 @@ PRIOR_PARAMETERS = (
 )
 
 
+def prior_attributes(prior):
+    """The fitted ``*_prior_`` attributes of a resolved prior (MAP or variational)."""
+    covariance = prior.covariance
+    return dict(
+        weight_concentration_prior_=prior.weight_concentration,
+        mean_precision_prior_=prior.mean_precision,
+        mean_prior_=prior.mean,
+        degrees_of_freedom_prior_=prior.degrees_of_freedom,
+        covariance_prior_=covariance if covariance.ndim else float(covariance),
+    )
+
+
 def check_prior_settings(prior, values, owner):
     """The user's prior settings checked for what does not depend on the data: a dict
     of ``PRIOR_PARAMETERS`` (None where unset), or None for maximum likelihood."""

@@ -38,19 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_init_array, check_option
-from .gaussian import GaussianFamily, _outer
+from .gaussian import GaussianFamily, _outer, precisions_of
 from .gaussian_prior import _check_finite_float, _covariance_prior
 from .mixing import EMPTY_COUNT
 
 WEIGHT_CONCENTRATION_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
-
-PRIOR_PARAMETERS = (
-    "weight_concentration_prior",
-    "mean_precision_prior",
-    "mean_prior",
-    "degrees_of_freedom_prior",
-    "covariance_prior",
-)
 
 # scikit-learn's default mean_precision_prior
 DEFAULT_MEAN_PRECISION = 1.0
@@ -148,10 +140,7 @@ class VariationalParams:
 
     @property
     def precisions(self):
-        pc = self.precisions_cholesky
-        if self.covariance_type in ("full", "tied"):
-            return pc @ np.swapaxes(pc, -1, -2)
-        return pc**2
+        return precisions_of(self.precisions_cholesky, self.covariance_type)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ import numpy as np
 from .._validation import check_data, check_float, check_option
 from .._families.gaussian import COVARIANCE_TYPES, GaussianFamily
 from .._families.variational import (
-    PRIOR_PARAMETERS,
     VariationalGaussianFamily,
     VariationalParams,
     VariationalPrior,
     check_variational_prior_settings,
     resolve_variational_prior,
 )
+from .._families.gaussian_prior import PRIOR_PARAMETERS, prior_attributes
 from .._init import data_moments, initial_stats
 from ._gaussian import fitted_covariance_type
 from ._mixture import MixtureBase
@@ -206,14 +206,7 @@ default="dirichlet_process"
         return VariationalGaussianFamily(kind, settings["reg_covar"], prior)
 
     def _family_attributes(self, family):
-        prior = family.prior
-        return dict(
-            weight_concentration_prior_=prior.weight_concentration,
-            mean_precision_prior_=prior.mean_precision,
-            mean_prior_=prior.mean,
-            degrees_of_freedom_prior_=prior.degrees_of_freedom,
-            covariance_prior_=prior.covariance if prior.covariance.ndim else float(prior.covariance),
-        )
+        return prior_attributes(family.prior)
 
     def _start_function(self, family, settings, n_features):
         """scikit-learn's start: responsibilities by ``init_params``, then one variational

@@ -5,7 +5,7 @@ import numpy as np
 from .._validation import check_data, check_float, check_init_array, check_option, check_weights_init
 from .._data import ArraySource
 from .._families.gaussian import COVARIANCE_TYPES, MISSING_OPTIONS, PARAMETER_GROUPS, GaussianFamily, GaussianParams
-from .._families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, resolve_prior
+from .._families.gaussian_prior import PRIOR_PARAMETERS, check_prior_settings, prior_attributes, resolve_prior
 from .._init import INIT_METHODS, data_moments, initial_params
 from ._mixture import MixtureBase
 
@@ -301,16 +301,7 @@ class GaussianMixture(MixtureBase):
         return family
 
     def _family_attributes(self, family):
-        prior = family.prior
-        if prior is None:
-            return {}
-        return dict(
-            weight_concentration_prior_=prior.weight_concentration,
-            mean_precision_prior_=prior.mean_precision,
-            mean_prior_=prior.mean,
-            degrees_of_freedom_prior_=prior.degrees_of_freedom,
-            covariance_prior_=prior.covariance if prior.covariance.ndim else float(prior.covariance),
-        )
+        return {} if family.prior is None else prior_attributes(family.prior)
 
     def _start_function(self, family, settings, n_features):
         user_init = self._checked_user_init(family, settings["n_components"], n_features)
