@@ -6,7 +6,8 @@ fits that reach every common signature -- GaussianMixture (full and diag), KMean
 BernoulliMixture, float32 and float64, with and without sample weights, in the soft,
 hard and Monte-Carlo modes, and the prediction methods -- so that later processes
 load the code instead of compiling it.  With a warm cache it only loads, which takes
-a few seconds.
+a few seconds.  Numba compiles one function at a time in a process, so the steps run
+in one worker process per CPU (``--jobs``), all writing to the one disk cache.
 """
 
 import importlib.util
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 
@@ -123,20 +125,24 @@ class Step:
     requires: str = None  # an optional module the step needs
 
 
+# Longest first, and in this order steps that run at the same time (``--jobs``) rarely
+# compile the same kernels: float32's full covariances beside float64's, Bernoulli's
+# beside the diagonal ones, and each step that shares kernels with an earlier one
+# (sparse rows, memory-mapped files, KMeans) well after it.
 STEPS = (
     Step("GaussianMixture full float64", partial(warm_gaussian, "full", np.float64)),
     Step("GaussianMixture full float32", partial(warm_gaussian, "full", np.float32)),
+    Step("BernoulliMixture dense", partial(warm_bernoulli, "dense")),
     Step("GaussianMixture diag float64", partial(warm_gaussian, "diag", np.float64)),
-    Step("GaussianMixture diag float32", partial(warm_gaussian, "diag", np.float32)),
     # spherical runs on the diagonal kernels; tied adds the whitening kernel
     Step("GaussianMixture tied float64", partial(warm_gaussian, "tied", np.float64)),
+    Step("GaussianMixture diag float32", partial(warm_gaussian, "diag", np.float32)),
     Step("GaussianMixture tied float32", partial(warm_gaussian, "tied", np.float32)),
+    Step("BernoulliMixture sparse", partial(warm_bernoulli, "sparse"), requires="scipy"),
     Step("GaussianMixture memory-mapped float64", partial(warm_gaussian_memmap, np.float64)),
     Step("GaussianMixture memory-mapped float32", partial(warm_gaussian_memmap, np.float32)),
     Step("KMeans float64", partial(warm_kmeans, np.float64)),
     Step("KMeans float32", partial(warm_kmeans, np.float32)),
-    Step("BernoulliMixture dense", partial(warm_bernoulli, "dense")),
-    Step("BernoulliMixture sparse", partial(warm_bernoulli, "sparse"), requires="scipy"),
 )
 
 
@@ -241,65 +247,173 @@ class CompileProfile:
 
 
 # -- running ----------------------------------------------------------------------------------
-def run(budget=None, stream=None, profile=0):
+def default_jobs():
+    """The CPUs this process may run on (its affinity where the OS reports one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class StepResult:
+    """What one step did: its seconds, the functions it compiled, the signatures it
+    compiled and loaded, the error it raised (or None), and its compile profile rows."""
+
+    seconds: float
+    compiled_names: list
+    compiled: int
+    loaded: int
+    error: str = None
+    profile_rows: list = None
+    cache_location: str = None
+
+
+def run_step(index, profile=False):
+    """Run ``STEPS[index]`` in this process; return its StepResult.  Exceptions are
+    reported, not raised, so one failing step does not stop the others."""
+    step = STEPS[index]
+    before = cache_counts()
+    compile_profile = CompileProfile().__enter__() if profile else None
+    started = time.perf_counter()
+    error = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 3-iteration fits do not converge, on purpose
+            step.run()
+    except Exception as exc:  # report it and warm the rest
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - started
+    if compile_profile is not None:
+        compile_profile.__exit__(None, None, None)
+    names, compiled, loaded = _difference(cache_counts(), before)
+    return StepResult(seconds, names, compiled, loaded, error,
+                      compile_profile.rows() if compile_profile is not None else None, _cache_location())
+
+
+def _worker_started():
+    """A warm-up worker process: its own header said what is compiling, so the
+    first-run notice stays quiet."""
+    from ._kernels import notice
+
+    notice.silence()
+
+
+class _InProcess:
+    """``concurrent.futures``' submit for one job: run each step here, at once."""
+
+    def submit(self, function, *args):
+        future = Future()
+        future.set_result(function(*args))
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _merge_profiles(results):
+    """The compile profile rows of several steps (possibly from several processes) as
+    one: counts and seconds added by function, largest own time first."""
+    totals = {}
+    for result in results:
+        for name, count, own, llvm, total in result.profile_rows or ():
+            old = totals.get(name, (0, 0.0, 0.0, 0.0))
+            totals[name] = (old[0] + count, old[1] + own, old[2] + llvm, old[3] + total)
+    return sorted(((name,) + values for name, values in totals.items()), key=lambda row: -row[2])
+
+
+def run(budget=None, stream=None, profile=0, jobs=1, steps=None):
     """Run the warm-up steps and print what each compiled and how long it took.
 
     Parameters
     ----------
     budget : float or None
-        Seconds after which no further step starts (the running one completes); None
+        Seconds after which no further step starts (the running ones complete); None
         runs every step.
     stream : file-like, default sys.stdout
     profile : int
         When positive, also print the functions that took longest to compile (own time,
         callees excluded; Numba's compile events), this many of them.
+    jobs : int
+        Steps compiled at once, each in a process of its own (Numba compiles one
+        function at a time per process, so processes are what use more cores); 1 runs
+        every step in this process.  Each process writes what it compiles to the
+        shared disk cache, which Numba updates file by file.
+    steps : sequence of str, optional
+        The names of the steps to run (default: all of ``STEPS``, in their order).
 
     Returns
     -------
     int
         0 when every step that ran succeeded, 1 otherwise.
     """
+    names = [step.name for step in STEPS]
+    unknown = sorted(set(steps or ()) - set(names))
+    if unknown:
+        raise ValueError(f"steps: no warm-up step named {unknown[0]!r}; the steps are {names}")
     stream = sys.stdout if stream is None else stream
 
     def say(line):
         print(line, file=stream, flush=True)
 
     started = time.perf_counter()
-    say("fastem warmup: compiling the common kernel signatures into Numba's disk cache")
-    compile_profile = CompileProfile().__enter__() if profile > 0 else None
-    status = 0
-    total_compiled = total_loaded = 0
+    say("fastem warmup: compiling the common kernel signatures into Numba's disk cache"
+        + (f" ({jobs} processes)" if jobs > 1 else ""))
+    runnable = []
     width = max(len(step.name) for step in STEPS)
     for index, step in enumerate(STEPS):
-        if budget is not None and time.perf_counter() - started >= budget:
-            skipped = ", ".join(s.name for s in STEPS[index:])
-            say(f"budget of {budget:g} s spent; not warmed: {skipped}")
-            break
+        if steps is not None and step.name not in steps:
+            continue
         if step.requires and importlib.util.find_spec(step.requires) is None:
             say(f"  {step.name:<{width}}  skipped: {step.requires} is not installed")
-            continue
-        before = cache_counts()
-        step_started = time.perf_counter()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # 3-iteration fits do not converge, on purpose
-                step.run()
-        except Exception as error:  # report it and warm the rest
-            say(f"  {step.name:<{width}}  failed: {type(error).__name__}: {error}")
-            status = 1
-            continue
-        seconds = time.perf_counter() - step_started
-        names, compiled, loaded = _difference(cache_counts(), before)
-        total_compiled += compiled
-        total_loaded += loaded
-        what = f"compiled {compiled}" + (f" ({', '.join(names)})" if names else "")
-        say(f"  {step.name:<{width}}  {seconds:6.2f} s  {what}; loaded {loaded} from the cache")
-    if compile_profile is not None:
-        compile_profile.__exit__(None, None, None)
+        else:
+            runnable.append(index)
+    if jobs > 1:
+        import multiprocessing
+
+        # "spawn": a fresh interpreter per worker (no fork of a process with threads).
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_started)
+    else:
+        pool = _InProcess()
+    status = 0
+    results = []
+    with pool:
+        running = {}
+        queue = list(runnable)
+        while queue or running:
+            while queue and len(running) < jobs:
+                if budget is not None and time.perf_counter() - started >= budget:
+                    skipped = ", ".join(STEPS[i].name for i in queue)
+                    say(f"budget of {budget:g} s spent; not warmed: {skipped}")
+                    queue = []
+                    break
+                index = queue.pop(0)
+                running[pool.submit(run_step, index, profile > 0)] = index
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=running.get):
+                name = STEPS[running.pop(future)].name
+                result = future.result()
+                results.append(result)
+                if result.error is not None:
+                    say(f"  {name:<{width}}  failed: {result.error}")
+                    status = 1
+                    continue
+                what = f"compiled {result.compiled}" + (
+                    f" ({', '.join(result.compiled_names)})" if result.compiled_names else "")
+                say(f"  {name:<{width}}  {result.seconds:6.2f} s  {what}; loaded {result.loaded} from the cache")
+    if profile > 0:
         say(f"compile time by function (own seconds, LLVM part, with callees), the {profile} largest:")
-        for name, count, own, llvm, total in compile_profile.rows()[:profile]:
+        for name, count, own, llvm, total in _merge_profiles(results)[:profile]:
             say(f"  {own:7.2f} {llvm:7.2f} {total:7.2f}  {name} ({count} signature{'s' if count > 1 else ''})")
-    location = _cache_location()
+    location = next((result.cache_location for result in results if result.cache_location), None)
+    total_compiled = sum(result.compiled for result in results)
+    total_loaded = sum(result.loaded for result in results)
     say(
         f"done in {time.perf_counter() - started:.2f} s: {total_compiled} signatures compiled, "
         f"{total_loaded} loaded from the cache" + (f" (cache: {location})" if location else "")
@@ -313,6 +427,9 @@ def add_arguments(parser):
                         help="start no further step after this many seconds (default: run every step)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also print the N functions that took longest to compile (Numba's compile events)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="compile N steps at once, each in a process of its own "
+                             "(default: the CPUs this process may use, at most the number of steps)")
 
 
 def command(args):
@@ -321,4 +438,7 @@ def command(args):
         raise SystemExit("fastem warmup: --budget must be at least 0.")
     if args.profile < 0:
         raise SystemExit("fastem warmup: --profile must be at least 0.")
-    return run(budget=args.budget, profile=args.profile)
+    if args.jobs is not None and args.jobs < 1:
+        raise SystemExit("fastem warmup: --jobs must be at least 1.")
+    jobs = min(default_jobs(), len(STEPS)) if args.jobs is None else args.jobs
+    return run(budget=args.budget, profile=args.profile, jobs=jobs)

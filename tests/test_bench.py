@@ -187,6 +187,37 @@ def test_warmup_profile_names_the_functions_it_compiled(tmp_path):
     assert any(name.startswith("fastem._kernels.") for *_, name in rows)
 
 
+def test_warmup_runs_steps_in_several_processes_and_reports_each():
+    # Two KMeans steps (the cheapest to compile) in two worker processes: each is
+    # reported once, with what it compiled or loaded, and the total adds them up.
+    from fastem import _warmup
+
+    out = io.StringIO()
+    status = _warmup.run(stream=out, jobs=2, steps=["KMeans float64", "KMeans float32"])
+    text = out.getvalue()
+    assert status == 0, text
+    assert "(2 processes)" in text.splitlines()[0]
+    reported = re.findall(r"^  (KMeans float(?:32|64))\s+[\d.]+ s  compiled (\d+).*; loaded (\d+) from the cache$",
+                          text, flags=re.M)
+    assert sorted(name for name, *_ in reported) == ["KMeans float32", "KMeans float64"]
+    total = re.search(r"done in [\d.]+ s: (\d+) signatures compiled, (\d+) loaded from the cache", text)
+    assert int(total[1]) == sum(int(c) for _, c, _ in reported)
+    assert int(total[2]) == sum(int(n) for *_, n in reported)
+    assert int(total[1]) + int(total[2]) > 0  # each step reached kernels, compiled or cached
+
+
+def test_warmup_rejects_an_unknown_step_and_a_bad_jobs_count():
+    from fastem import _warmup
+
+    with pytest.raises(ValueError, match=r"steps: no warm-up step named 'KMeans float16'"):
+        _warmup.run(stream=io.StringIO(), steps=["KMeans float16"])
+    done = subprocess.run(
+        [sys.executable, "-m", "fastem", "warmup", "--jobs", "0"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    )
+    assert done.returncode != 0 and "fastem warmup: --jobs must be at least 1." in done.stderr
+
+
 def test_bench_command_rejects_an_unknown_row():
     done = subprocess.run(
         [sys.executable, "-m", "fastem", "bench", "--rows", "99"],

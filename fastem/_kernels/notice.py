@@ -46,4 +46,12 @@ class _CompileNotice(event.Listener):
         pass
 
 
+def silence():
+    """Never print the notice in this process (a warm-up worker, whose parent says
+    what it compiles)."""
+    global _told
+    with _lock:
+        _told = True
+
+
 event.register("numba:compile", _CompileNotice())  # once: a module is imported once
