@@ -208,25 +208,14 @@ def normalise_row(logp, mode):
     return top + log_total(total)
 
 
-def row_weight(w, i, one):
-    """w[i] in ``one``'s dtype, or ``one`` when ``w`` is None (resolved at compile time;
-    compiled code only)."""
-    raise NotImplementedError("row_weight runs in compiled code only")
-
-
-@overload(row_weight, inline="always")
-def _row_weight(w, i, one):
-    if isinstance(w, types.NoneType):
-        return lambda w, i, one: one
-    return lambda w, i, one: type(one)(w[i])
-
-
 @kernel()
-def soft_weights_tile(logp_t, top, total, resp_t, log_prob, w=None):
+def soft_weights_tile(logp_t, top, total, resp_t, log_prob, w):
     """Soft weights of a whole tile at once, from log-densities held components by rows:
-    posteriors in ``resp_t`` (K, n), times the rows' weights ``w`` (n,) float64 if
-    given, and each row's log p(x) in ``log_prob`` (n,) float64.  Every loop runs over
-    the tile's rows, so each vectorises (``normalise_row`` does one row at a time,
+    posteriors in ``resp_t`` (K, n), times the rows' weights ``w`` (n,) float64, and
+    each row's log p(x) in ``log_prob`` (n,) float64.  For the posteriors themselves
+    ``w`` is ones: a product by 1 is exact, and one compiled signature serves both
+    uses where an optional ``w`` compiled two.  Every loop runs over the tile's rows,
+    so each vectorises (``normalise_row`` does one row at a time,
     along components).  The weights join the rows' scales (w / sum of exps, in the
     log-densities' dtype), not a pass of their own: in float32 a product with float64
     weights converted every value there and back.
@@ -255,7 +244,7 @@ def soft_weights_tile(logp_t, top, total, resp_t, log_prob, w=None):
             total[i] += e
     for i in range(n_rows):
         log_prob[i] = np.float64(top[i]) + np.float64(log_total(total[i]))
-        total[i] = row_weight(w, i, one) / total[i] if total[i] > zero else zero  # now the row's scale
+        total[i] = type(one)(w[i]) / total[i] if total[i] > zero else zero  # now the row's scale
     for k in range(n_components):
         for i in range(n_rows):
             resp_t[k, i] *= total[i]
@@ -301,7 +290,7 @@ def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, lo
     """
     n_components = logp_t.shape[0]
     if mode == MODE_SAMPLE:  # drawn from the posterior itself
-        soft_weights_tile(logp_t, top, total, weights_t, log_prob)
+        soft_weights_tile(logp_t, top, total, weights_t, log_prob, np.ones(w.shape[0]))
     else:  # padding rows have w = 0
         soft_weights_tile(logp_t, top, total, weights_t, log_prob, w)
     for i in range(n_used):
@@ -365,7 +354,7 @@ def tile_posterior(
             out_label[first + i] = best_component(row)
     if out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0:
         return
-    soft_weights_tile(logp_t, top, total, weights_t, log_prob)
+    soft_weights_tile(logp_t, top, total, weights_t, log_prob, np.ones(log_prob.shape[0]))
     for i in range(n_used):
         if out_log_prob.shape[0] > 0:
             out_log_prob[first + i] = log_prob[i]
