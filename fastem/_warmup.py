@@ -350,6 +350,8 @@ def run(budget=None, stream=None, profile=0, jobs=1, steps=None):
     int
         0 when every step that ran succeeded, 1 otherwise.
     """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     names = [step.name for step in STEPS]
     unknown = sorted(set(steps or ()) - set(names))
     if unknown:
@@ -392,13 +394,20 @@ def run(budget=None, stream=None, profile=0, jobs=1, steps=None):
                     queue = []
                     break
                 index = queue.pop(0)
-                running[pool.submit(run_step, index, profile > 0)] = index
+                try:
+                    running[pool.submit(run_step, index, profile > 0)] = index
+                except Exception as error:  # a pool whose worker died takes no more steps
+                    say(f"  {STEPS[index].name:<{width}}  failed: {type(error).__name__}: {error}")
+                    status = 1
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=running.get):
                 name = STEPS[running.pop(future)].name
-                result = future.result()
+                try:
+                    result = future.result()
+                except Exception as error:  # the worker process itself died
+                    result = StepResult(0.0, [], 0, 0, error=f"{type(error).__name__}: {error}")
                 results.append(result)
                 if result.error is not None:
                     say(f"  {name:<{width}}  failed: {result.error}")

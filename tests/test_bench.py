@@ -158,9 +158,10 @@ def _bernoulli_start(problem):
 
 
 def test_warmup_command_runs():
-    # A budget of 0.5 s runs the first step only (a whole warm-up compiles for minutes on a cold cache).
+    # One process and a budget of 0.5 s run the first step only (a whole warm-up compiles
+    # for a minute or more on a cold cache).
     done = subprocess.run(
-        [sys.executable, "-m", "fastem", "warmup", "--budget", "0.5"],
+        [sys.executable, "-m", "fastem", "warmup", "--budget", "0.5", "--jobs", "1"],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -170,10 +171,10 @@ def test_warmup_command_runs():
 
 def test_warmup_profile_names_the_functions_it_compiled(tmp_path):
     # An empty cache of its own, so that the first step compiles (and the profile has rows);
-    # the budget of 0.5 s stops after that step.
+    # one process and the budget of 0.5 s stop after that step.
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     done = subprocess.run(
-        [sys.executable, "-m", "fastem", "warmup", "--budget", "0.5", "--profile", "5"],
+        [sys.executable, "-m", "fastem", "warmup", "--budget", "0.5", "--profile", "5", "--jobs", "1"],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -204,6 +205,19 @@ def test_warmup_runs_steps_in_several_processes_and_reports_each():
     assert int(total[1]) == sum(int(c) for _, c, _ in reported)
     assert int(total[2]) == sum(int(n) for *_, n in reported)
     assert int(total[1]) + int(total[2]) > 0  # each step reached kernels, compiled or cached
+
+
+def test_warmup_merges_the_compile_profiles_of_its_processes():
+    # Rows are (name, signatures, own s, LLVM s, with callees s); a function compiled in
+    # two processes adds up, and the merged rows are ordered by own time.
+    from fastem._warmup import StepResult, _merge_profiles
+
+    first = StepResult(1.0, [], 2, 0, profile_rows=[("f", 1, 0.5, 0.2, 0.9), ("g", 1, 0.3, 0.1, 0.3)])
+    second = StepResult(1.0, [], 1, 0, profile_rows=[("g", 2, 0.4, 0.3, 0.6)])
+    merged = _merge_profiles([first, second, StepResult(0.1, [], 0, 3)])
+    assert [row[0] for row in merged] == ["g", "f"]
+    assert merged[0][1:] == pytest.approx((3, 0.7, 0.4, 0.9))
+    assert merged[1][1:] == pytest.approx((1, 0.5, 0.2, 0.9))
 
 
 def test_warmup_rejects_an_unknown_step_and_a_bad_jobs_count():
