@@ -29,7 +29,7 @@ from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel, read_only
 from .threads import n_chunks_of, spread, sum_in_chunk_order
 from .pattern_product import add_pattern_product
 from .target import VECTOR_BYTES
-from .transpose import transpose_tile
+from .transpose import copy_rows
 from .weights import (
     best_component, hard_row, mask_known_labels, normalise_row, stream_start, tile_row_weights, tile_weight_buffers,
     tile_weights,
@@ -185,8 +185,11 @@ def _range_stats(
     resp = np.empty((tile_rows, n_components))
     n_nonzero = np.empty(tile_rows, dtype=np.int64)
     # Soft and sampled weights are formed for the whole tile, components by rows
-    # (``tile_weights``), and turned back into rows for the moments.
+    # (``tile_weights``), and turned back into rows for the moments, both by
+    # ``copy_rows``' register blocks (leftovers value by value): ``transpose_tile``'s
+    # kernels for narrow widths would add a third to this kernel's compile time.
     logp_t = np.empty((n_components, tile_rows))
+    positions = np.arange(max(tile_rows, n_components))
     weights_t, top, total, log_prob, row_work = tile_weight_buffers(n_components, tile_rows, logp_t)
     w = np.empty(tile_rows)
     drawn_nk = np.zeros(n_components)  # (nk comes from the moments' last row)
@@ -210,11 +213,12 @@ def _range_stats(
             mask_known_labels(resp.T, known_labels, tile_start, n_used)
             weight = tile_row_weights(sample_weight, tile_start, n_used, w, weight)
             if mode != MODE_HARD:
-                transpose_tile(resp, 0, n_used, logp_t)
+                copy_rows(resp, 0, positions[:n_used], logp_t, n_components)
+                logp_t[:, n_used:] = 0.0  # padding rows (their weight w is 0)
                 loglik = tile_weights(
                     loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row_work, drawn_nk, weights_t
                 )
-                transpose_tile(weights_t, 0, n_components, resp)
+                copy_rows(weights_t, 0, positions[:n_components], resp, tile_rows)
             for row in range(tile_start, tile_stop):
                 i = row - tile_start
                 logp = resp[i]
