@@ -74,7 +74,9 @@ def centred_components(X, means, log_norm):
         origin[d] = total / n_components
     centres = np.zeros((n_components + (n_components & 1), padded), dtype=dtype)
     bias = np.full(n_components + (n_components & 1), -np.inf)
-    top = log_norm.max()
+    top = log_norm[0]  # the largest log_norm (a loop: ndarray.max compiles two library kernels)
+    for k in range(1, n_components):
+        top = max(top, log_norm[k])
     largest_bias = 0.0
     largest_norm = 0.0
     for k in range(n_components):
