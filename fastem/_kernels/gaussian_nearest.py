@@ -26,10 +26,12 @@ formed once per chunk, over each component's rows grouped together
 """
 
 import numpy as np
+from numba.extending import overload
 
 from ._jit import CHUNK_ROWS, chunk_bounds, kernel
 from .gaussian_diag import listed_moments
 from .nearest_scores import BLOCK_ROWS, tile_scores
+from .transpose import copy_rows
 from .weights import hard_assignment
 
 # Rows per tile: 128 (a tile of 32 float64 features stays in L1), a whole number of
@@ -113,6 +115,39 @@ def transpose_centred(X, start, stop, origin, xt, norm, with_norm):
             norm[i] = np.sqrt(squares)
 
 
+def centred_tile(X, start, stop, origin, rows, xt, norm):
+    """``transpose_centred`` as X's dtype needs it (compiled code only): float64 rows
+    with their norms, for the confirmation; float32 rows turned by ``copy_rows``'
+    register blocks straight into the float32 tile and centred there.  The values are
+    those of ``transpose_centred``: the same subtraction in float32.  ``rows`` holds
+    0, 1, ..., at least ``stop - start`` of them."""
+    raise NotImplementedError("centred_tile runs in compiled code only")
+
+
+@overload(centred_tile)
+def _centred_tile(X, start, stop, origin, rows, xt, norm):
+    # Resolved by dtype at compile time: float64 kernels do not compile copy_rows,
+    # whose blocks would not pay there (their copy is bound by reading X from memory).
+    if X.dtype.bitwidth == 32:
+
+        def float32_tile(X, start, stop, origin, rows, xt, norm):
+            n_rows = stop - start
+            copy_rows(X, start, rows[:n_rows], xt, X.shape[1])
+            for d in range(X.shape[1]):
+                shift = origin[d]
+                for i in range(n_rows):
+                    xt[d, i] -= shift
+                for i in range(n_rows, xt.shape[1]):
+                    xt[d, i] = 0.0
+
+        return float32_tile
+
+    def wider_tile(X, start, stop, origin, rows, xt, norm):
+        transpose_centred(X, start, stop, origin, xt, norm, True)
+
+    return wider_tile
+
+
 @kernel()
 def confirmed(best, second, norm, largest_bias, largest_norm, n_features):
     """True when the float32 scores' best component is certainly the exact best:
@@ -153,6 +188,7 @@ def scorer_of(X, means, log_norm):
         np.zeros((centres.shape[1], n_rows), dtype=np.float32),  # the tile; padding features stay 0
         np.empty(n_rows, dtype=np.float32), np.empty(n_rows, dtype=np.float32),  # best and second scores
         np.empty(n_rows, dtype=np.int32), np.empty(n_rows), np.empty(means.shape[1], dtype=X.dtype),
+        np.arange(n_rows),  # the tile's row positions, for copy_rows
     )
 
 
@@ -161,11 +197,10 @@ def tile_labels(X, tile_start, tile_stop, scorer):
     """The most probable component of each row ``tile_start ... tile_stop - 1``, as an
     int32 array whose first ``tile_stop - tile_start`` entries hold them: float32
     scores, and those of wider data confirmed, or redone, in the data's precision."""
-    origin, centres, bias, largest_bias, largest_norm, lane_centres, lane_bias, xt, best, second, label, norm, xc = (
-        scorer
-    )
+    (origin, centres, bias, largest_bias, largest_norm, lane_centres, lane_bias, xt, best, second, label, norm,
+     xc, rows) = scorer
     confirm = X.itemsize > 4
-    transpose_centred(X, tile_start, tile_stop, origin, xt, norm, confirm)
+    centred_tile(X, tile_start, tile_stop, origin, rows, xt, norm)
     tile_scores(xt, lane_centres, lane_bias, best, second, label)
     if confirm:
         for i in range(tile_stop - tile_start):
