@@ -218,7 +218,8 @@ def _range_stats(
                 loglik = tile_weights(
                     loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row_work, drawn_nk, weights_t
                 )
-                copy_rows(weights_t, 0, positions[:n_components], resp, tile_rows)
+                # (the width as a variable: the constant tile_rows would compile copy_rows again)
+                copy_rows(weights_t, 0, positions[:n_components], resp, weights_t.shape[1])
             for row in range(tile_start, tile_stop):
                 i = row - tile_start
                 logp = resp[i]
