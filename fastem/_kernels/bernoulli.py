@@ -190,7 +190,7 @@ def _range_stats(
     # kernels for narrow widths would add a third to this kernel's compile time.
     logp_t = np.empty((n_components, tile_rows))
     positions = np.arange(max(tile_rows, n_components))
-    weights_t, top, total, log_prob, row_work = tile_weight_buffers(n_components, tile_rows, logp_t)
+    weights_t, top, total, log_prob, row_work, ones = tile_weight_buffers(n_components, tile_rows, logp_t)
     w = np.empty(tile_rows)
     drawn_nk = np.zeros(n_components)  # (nk comes from the moments' last row)
     state = np.empty(1, dtype=np.uint64)
@@ -216,7 +216,8 @@ def _range_stats(
                 copy_rows(resp, 0, positions[:n_used], logp_t, n_components)
                 logp_t[:, n_used:] = 0.0  # padding rows (their weight w is 0)
                 loglik = tile_weights(
-                    loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row_work, drawn_nk, weights_t
+                    loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row_work, ones, drawn_nk,
+                    weights_t,
                 )
                 # (the width as a variable: the constant tile_rows would compile copy_rows again)
                 copy_rows(weights_t, 0, positions[:n_components], resp, weights_t.shape[1])

@@ -95,10 +95,10 @@ def centred_components(X, means, log_norm):
 
 
 @kernel()
-def transpose_centred(X, start, stop, origin, xt, norm, with_norm):
+def transpose_centred(X, start, stop, origin, xt, norm):
     """xt[d, i] = X[start + i, d] - origin[d] (in X's dtype, then rounded to xt's); rows
-    past ``stop`` are zero, and so are the padding features.  With ``with_norm``,
-    norm[i] = |X[start + i] - origin| in float64."""
+    past ``stop`` are zero, and so are the padding features; norm[i] = |X[start + i] -
+    origin| in float64, for the confirmation of wide data's scores."""
     n_rows = stop - start
     for i in range(xt.shape[1]):
         squares = 0.0
@@ -106,13 +106,11 @@ def transpose_centred(X, start, stop, origin, xt, norm, with_norm):
             for d in range(X.shape[1]):
                 v = X[start + i, d] - origin[d]
                 xt[d, i] = v
-                if with_norm:
-                    squares += np.float64(v) * v
+                squares += np.float64(v) * v
         else:
             for d in range(X.shape[1]):
                 xt[d, i] = 0.0
-        if with_norm:
-            norm[i] = np.sqrt(squares)
+        norm[i] = np.sqrt(squares)
 
 
 def centred_tile(X, start, stop, origin, rows, xt, norm):
@@ -143,7 +141,7 @@ def _centred_tile(X, start, stop, origin, rows, xt, norm):
         return float32_tile
 
     def wider_tile(X, start, stop, origin, rows, xt, norm):
-        transpose_centred(X, start, stop, origin, xt, norm, True)
+        transpose_centred(X, start, stop, origin, xt, norm)
 
     return wider_tile
 

@@ -494,7 +494,7 @@ def range_stats(
     xt, xc, ys = tile_buffers(X, means, n_rows)
     wx = np.zeros_like(xc)  # its padding features are never written: they stay 0
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
-    weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
+    weights_t, top, total, log_prob, row, ones = tile_weight_buffers(n_components, n_rows, X)
     w = np.empty(n_rows)
     work = np.empty((2, n_features), dtype=dtype)  # listed_moments' part sums
     # Full covariances of DEFERRED_FEATURES or more: sparse tiles' rows, listed per
@@ -549,7 +549,7 @@ def range_stats(
                         nk[label] += w[i]
             else:
                 loglik = tile_weights(
-                    loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t
+                    loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, ones, nk, weights_t
                 )
             if factors.ndim == 2:
                 gaussian_diag.list_rows(
@@ -608,7 +608,7 @@ def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob,
     n_rows = tile_rows(factors, X)
     xt, xc, ys = tile_buffers(X, means, n_rows)
     logp_t = np.empty((n_components, n_rows), dtype=dtype)
-    weights_t, top, total, log_prob, row = tile_weight_buffers(n_components, n_rows, X)
+    weights_t, top, total, log_prob, row, ones = tile_weight_buffers(n_components, n_rows, X)
     for c in range(lo, hi):
         start, stop = chunk_bounds(c, X.shape[0])
         for tile_start in range(start, stop, n_rows):
@@ -616,6 +616,6 @@ def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob,
             transpose_tile(X, tile_start, tile_stop, xt)
             log_prob_t(xt, means, factors, log_norm, xc, ys, logp_t)
             tile_posterior(
-                logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row,
+                logp_t, tile_stop - tile_start, tile_start, top, total, weights_t, log_prob, row, ones,
                 out_resp, out_log_prob, out_label, out_weighted_log_prob,
             )

@@ -264,7 +264,8 @@ def tile_row_weights(sample_weight, tile_start, n_used, w, weight):
 @kernel()
 def tile_weight_buffers(n_components, n_rows, X):
     """Work arrays of ``tile_weights`` and ``tile_posterior`` for tiles of ``n_rows``:
-    (weights_t (K, n), top (n,), total (n,)) in X's dtype, (log_prob (n,), row (K,))
+    (weights_t (K, n), top (n,), total (n,)) in X's dtype, (log_prob (n,), row (K,),
+    ones (n,): the unit weights ``soft_weights_tile`` takes for plain posteriors)
     float64."""
     dtype = X.dtype
     return (
@@ -273,11 +274,12 @@ def tile_weight_buffers(n_components, n_rows, X):
         np.empty(n_rows, dtype=dtype),
         np.empty(n_rows),
         np.empty(n_components),
+        np.ones(n_rows),
     )
 
 
 @kernel()
-def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, nk, weights_t):
+def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, log_prob, row, ones, nk, weights_t):
     """Soft or sampled weights of a tile, times the rows' sample weights, in
     ``weights_t`` (K, n) (padding rows past ``n_used`` get 0); returns ``loglik`` plus
     the tile's w_i log p(x_i), added row by row (as a row-by-row kernel adds them).
@@ -285,12 +287,12 @@ def tile_weights(loglik, logp_t, w, n_used, mode, n_draws, state, top, total, lo
     Sampled weights are drawn row by row from the soft ones, so both modes report the
     same log-likelihood, bit for bit; their nk (draw frequencies times whole sample
     weights) is added to ``nk`` here from float64 values, exactly, while soft weights
-    leave ``nk`` to the caller.  ``w`` and ``log_prob`` (n,) are float64, ``row`` (K,)
-    float64; the other arrays are in the log-densities' dtype.
+    leave ``nk`` to the caller.  ``w``, ``log_prob`` and ``ones`` (n,) (the last all 1) and
+    ``row`` (K,) are float64; the other arrays are in the log-densities' dtype.
     """
     n_components = logp_t.shape[0]
     if mode == MODE_SAMPLE:  # drawn from the posterior itself
-        soft_weights_tile(logp_t, top, total, weights_t, log_prob, np.ones(w.shape[0]))
+        soft_weights_tile(logp_t, top, total, weights_t, log_prob, ones)
     else:  # padding rows have w = 0
         soft_weights_tile(logp_t, top, total, weights_t, log_prob, w)
     for i in range(n_used):
@@ -334,7 +336,7 @@ def mask_known_labels(logp_t, known_labels, tile_start, n_used):
 
 @kernel()
 def tile_posterior(
-    logp_t, n_used, first, top, total, weights_t, log_prob, row, out_resp, out_log_prob, out_label,
+    logp_t, n_used, first, top, total, weights_t, log_prob, row, ones, out_resp, out_log_prob, out_label,
     out_weighted_log_prob,
 ):
     """Per-row outputs of a tile's first ``n_used`` rows, whose log-densities are held
@@ -354,7 +356,7 @@ def tile_posterior(
             out_label[first + i] = best_component(row)
     if out_resp.shape[0] == 0 and out_log_prob.shape[0] == 0:
         return
-    soft_weights_tile(logp_t, top, total, weights_t, log_prob, np.ones(log_prob.shape[0]))
+    soft_weights_tile(logp_t, top, total, weights_t, log_prob, ones)
     for i in range(n_used):
         if out_log_prob.shape[0] > 0:
             out_log_prob[first + i] = log_prob[i]
