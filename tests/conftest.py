@@ -1,14 +1,25 @@
-"""Shared test helpers: random Gaussian-mixture problems and a thread-count context.
+"""Shared test helpers: random Gaussian-mixture problems, a thread-count context, and
+a way to run the kernels that have no Python entry.
 
 Tests import the helpers directly (``from conftest import make_problem, n_threads``);
 pytest puts this directory on ``sys.path`` (there is no ``tests/__init__.py``).
 """
 
+import numba
 import numpy as np
 import reference
 
 from fastem._kernels._jit import limit_threads
 from fastem._families.gaussian import GaussianParams
+
+
+@numba.njit
+def call_compiled(kernel, *args):
+    """``kernel(*args)`` from compiled code: how a test runs one of fastem's kernels
+    that only compiled code may call (``fastem._kernels._jit.CompiledOnly``).  Not
+    cached: Numba's cache cannot key a signature that holds a kernel, and would add a
+    new entry for it on every run."""
+    return kernel(*args)
 
 
 def make_problem(seed, n_samples, n_features, n_components, covariance_type,

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import make_sample_weight, n_threads
+from conftest import call_compiled, make_sample_weight, n_threads
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
@@ -235,11 +235,11 @@ def moment_route(X, weights, probabilities):
         chunk = slice(chunk_start, min(chunk_start + CHUNK_ROWS, X.shape[0]))
         for tile_start in range(chunk.start, chunk.stop, TILE_ROWS):
             tile = range(tile_start, min(tile_start + TILE_ROWS, chunk.stop))
-            cost = sum(scatter_cost(n_ones[i], n_nonzero[i], n_components) for i in tile)
-            if by_columns and pattern_is_cheaper(cost, len(tile), n_ones[tile].sum(), n_components):
+            cost = sum(call_compiled(scatter_cost, n_ones[i], n_nonzero[i], n_components) for i in tile)
+            if by_columns and call_compiled(pattern_is_cheaper, cost, len(tile), n_ones[tile].sum(), n_components):
                 routes.add("tile-columns")
             else:
-                vector = [not per_component(n_nonzero[i], n_components) for i in tile]
+                vector = [not call_compiled(per_component, n_nonzero[i], n_components) for i in tile]
                 routes.add("vector-scatter" if all(vector) else "per-component" if not any(vector) else "mixed")
     return routes.pop() if len(routes) == 1 else None
 

@@ -9,9 +9,9 @@ NOTICE = "fastem: compiling kernels for this CPU"
 SCRIPT = """
 import numpy as np
 from fastem._kernels.gaussian_nearest import unit_factors
-from fastem._kernels._jit import add_in_order
+from fastem._kernels._jit import add_in_chunk_order
 unit_factors(np.ones((2, 3)))
-add_in_order(0.0, np.ones(3), 3)
+add_in_chunk_order(1, np.ones((1, 3)), np.zeros(3), 0, 3)
 print("done")
 """
 

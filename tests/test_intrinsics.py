@@ -16,6 +16,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from fastem._kernels import full_log_prob, nearest_scores, outer_moments, pattern_product, target, transpose
 from fastem._kernels.vector_ir import declare_intrinsic, type_suffix
 
+from conftest import call_compiled
+
 DTYPES = [np.float32, np.float64]
 IDS = ["float32", "float64"]
 
@@ -130,7 +132,7 @@ def test_tile_scores_registers_match_loops(n_components, n_features, n_blocks):
         best = np.full(n_rows, np.nan, np.float32)
         second = np.full(n_rows, np.nan, np.float32)
         label = np.full(n_rows, -1, np.int32)
-        getattr(nearest_scores, name)(xt, centres, bias, best, second, label)
+        call_compiled(getattr(nearest_scores, name), xt, centres, bias, best, second, label)
         results[name] = best, second, label
     (best, second, label), (best_l, second_l, label_l) = results["tile_scores_registers"], results["tile_scores_loops"]
     # Sums of up to 36 float32 products of size ~1, in the same order, fused or not.
@@ -159,8 +161,8 @@ def test_full_log_prob_registers_match_loops(dtype, n_padded, n_vectors):
     registers = np.full((n_components, n_rows), np.nan, dtype)
     loops = np.full_like(registers, np.nan)
 
-    full_log_prob.log_prob_t(xt, means, factors, log_norm, registers)
-    full_log_prob.log_prob_t_loops(xt, means, factors, log_norm, loops)
+    call_compiled(full_log_prob.log_prob_t, xt, means, factors, log_norm, registers)
+    call_compiled(full_log_prob.log_prob_t_loops, xt, means, factors, log_norm, loops)
 
     # Sums of n_padded squares (each a sum of up to n_padded products) in the same order:
     # they differ by the rounding of each step, a few units of the dtype's epsilon of
@@ -183,10 +185,10 @@ def test_deferred_moments_registers_match_loops(dtype, n_features, count):
     mean[:n_features] = rng.normal(size=n_features)
     out = {}
     for name in ("deferred_moments_registers", "deferred_moments_loops", "deferred_moments"):
-        buffers = outer_moments.outer_buffers(n_features, X)
+        buffers = call_compiled(outer_moments.outer_buffers, n_features, X)
         sx = np.full(n_features, 0.5)
         acc = np.full((n_features, n_features), 0.25)
-        getattr(outer_moments, name)(X, start, mean, rows, weights, count, *buffers, sx, acc)
+        call_compiled(getattr(outer_moments, name), X, start, mean, rows, weights, count, *buffers, sx, acc)
         out[name] = sx, acc
     (sx, acc), (sx_l, acc_l) = out["deferred_moments_registers"], out["deferred_moments_loops"]
     upper = np.triu_indices(n_features)
@@ -217,7 +219,9 @@ def test_pattern_product_registers_match_loops_bitwise(dtype, n_columns, n_src):
             out = {}
             for name in ("add_pattern_product_registers", "add_pattern_product_loops", "add_pattern_product"):
                 out[name] = dst.copy()
-                getattr(pattern_product, name)(out[name], indptr, indices, row_start, row_stop, src, column, width)
+                call_compiled(
+                    getattr(pattern_product, name), out[name], indptr, indices, row_start, row_stop, src, column, width
+                )
             assert_array_equal(out["add_pattern_product_registers"], out["add_pattern_product_loops"])
             assert_array_equal(out["add_pattern_product"], out["add_pattern_product_loops"])
 
@@ -233,7 +237,7 @@ def test_transpose_block_matches_loops_bitwise(dtype):
     loops = registers.copy()
 
     numba.njit(lambda s, o, d: transpose.transpose_block(s, o, d, 5, 2 * lanes))(src, offsets, registers)
-    transpose.transpose_block_loops(src, offsets, loops, 5, 2 * lanes)
+    call_compiled(transpose.transpose_block_loops, src, offsets, loops, 5, 2 * lanes)
 
     assert_array_equal(registers, loops)
     assert np.count_nonzero(loops != -1.0) == lanes * lanes
@@ -253,6 +257,6 @@ def test_power_of_two_matches_its_plain_version(dtype):
     exponents = np.arange(-64, 1).astype(dtype)
     out = np.empty_like(exponents)
     powers(exponents, out)
-    expected = np.array([power_of_two_plain(e) for e in exponents]).astype(dtype)
+    expected = np.array([call_compiled(power_of_two_plain, e) for e in exponents]).astype(dtype)
     assert_array_equal(out, expected)  # exact: powers of two
     assert_array_equal(expected, np.ldexp(1.0, np.arange(-64, 1)).astype(dtype))

@@ -24,7 +24,7 @@ from fastem._kernels.weights import binomial, draw_row, mix64, next_uniform, str
 from fastem._families.gaussian import GaussianFamily, GaussianParams
 
 import reference
-from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads
+from conftest import assert_relative_close, call_compiled, make_problem, make_sample_weight, n_threads
 
 # "full-padded" has a number of features that the full-covariance kernel pads.
 COVARIANCE_TYPES = ["full", "full-padded", "diag"]
@@ -187,17 +187,17 @@ def uint64_state(value):
 # -- the generator and the samplers in isolation --------------------------------------------
 def test_generator_matches_python_splitmix64():
     for z in [0, 1, 2, 2**32 - 1, 2**63, 2**64 - 1, 0x0123456789ABCDEF]:
-        assert int(mix64(np.uint64(z))) == py_mix64(z)
+        assert int(call_compiled(mix64, np.uint64(z))) == py_mix64(z)
     for seed in [0, 1, 42, 2**63 - 1]:
         for chunk in [0, 1, 2, 1000]:
-            assert int(stream_start(seed, chunk)) == py_stream_start(seed, chunk)
+            assert int(call_compiled(stream_start, seed, chunk)) == py_stream_start(seed, chunk)
     # Chunks of one seed start apart: the first uniforms of 100 chunks are all distinct.
     firsts = {PyStream(py_stream_start(3, c)).uniform() for c in range(100)}
     assert len(firsts) == 100
 
-    state = uint64_state(stream_start(5, 2))
+    state = uint64_state(call_compiled(stream_start, 5, 2))
     stream = PyStream(py_stream_start(5, 2))
-    uniforms = [next_uniform(state) for _ in range(2000)]
+    uniforms = [call_compiled(next_uniform, state) for _ in range(2000)]
     assert uniforms == [stream.uniform() for _ in range(2000)]
     assert int(state[0]) == stream.state
     assert 0.0 <= min(uniforms) and max(uniforms) < 1.0
@@ -206,11 +206,11 @@ def test_generator_matches_python_splitmix64():
 @pytest.mark.parametrize("n", [1, 2, 7, 511, 512, 513, 600, 1024, 1500])
 def test_binomial_matches_python_inversion(n):
     for p in [1e-3, 0.05, 0.3, 0.5, 0.7, 0.95, 1 - 1e-3]:
-        start = stream_start(n, int(p * 1000))
+        start = call_compiled(stream_start, n, int(p * 1000))
         state = uint64_state(start)
         stream = PyStream(int(start))
         for _ in range(50):
-            got = binomial(n, p, state)
+            got = call_compiled(binomial, n, p, state)
             assert got == py_binomial(n, p, stream), (n, p)
             assert 0 <= got <= n
         assert int(state[0]) == stream.state
@@ -235,12 +235,12 @@ WEIGHT_ROWS = [
 
 @pytest.mark.parametrize("n_draws", [1, 7, 600, 1500])
 def test_draw_row_matches_python(n_draws):
-    state = uint64_state(stream_start(11, n_draws))
+    state = uint64_state(call_compiled(stream_start, 11, n_draws))
     stream = PyStream(int(state[0]))
     for repeat in range(20):
         for row in WEIGHT_ROWS:
             weights = np.array(row)
-            draw_row(weights, n_draws, state)
+            call_compiled(draw_row, weights, n_draws, state)
             counts = py_draw_row(row, n_draws, stream)
             assert_array_equal(weights, np.array(counts) * (1.0 / n_draws), err_msg=str(row))
             assert sum(counts) == (n_draws if any(row) else 0)
@@ -251,8 +251,8 @@ def test_draw_row_matches_python(n_draws):
                                   (2000, 0.5), (5000, 0.93)])
 def test_binomial_mean_and_variance(n, p):
     draws = 20_000
-    state = uint64_state(stream_start(2024, n))
-    x = np.array([binomial(n, p, state) for _ in range(draws)], dtype=np.float64)
+    state = uint64_state(call_compiled(stream_start, 2024, n))
+    x = np.array([call_compiled(binomial, n, p, state) for _ in range(draws)], dtype=np.float64)
 
     assert x.min() >= 0 and x.max() <= n
     # Mean: standard error sigma / sqrt(M).  Sample variance: standard error

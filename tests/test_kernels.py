@@ -27,7 +27,7 @@ from fastem._families.gaussian import GaussianFamily, GaussianParams
 from fastem._stats import GaussianStats
 
 import reference
-from conftest import assert_relative_close, make_problem, make_sample_weight, n_threads
+from conftest import assert_relative_close, call_compiled, make_problem, make_sample_weight, n_threads
 
 # The shortest tile in use: diagonal covariances, float64.
 TILE_ROWS = DIAG_TILE_BYTES // 8
@@ -305,7 +305,7 @@ def test_soft_estep_with_separated_components_matches_reference(covariance_type,
     from fastem._kernels.gaussian_tile import DEFERRED_FEATURES, gather_is_cheaper
 
     if n_features >= DEFERRED_FEATURES:
-        assert gather_is_cheaper(TILE_ROWS // 6, TILE_ROWS, n_features, np.dtype(dtype).itemsize)
+        assert call_compiled(gather_is_cheaper, TILE_ROWS // 6, TILE_ROWS, n_features, np.dtype(dtype).itemsize)
     n_samples = CHUNK_ROWS + 3 * TILE_ROWS + 5
     X, params = make_problem(21, n_samples, n_features, n_components, covariance_type, dtype)
     params = GaussianParams(params.weights, params.means * 20.0, params.covariances,
@@ -706,13 +706,13 @@ def test_best_component_takes_the_first_of_equal_maxima():
     rng = np.random.default_rng(0)
     for n_components in (1, 2, 7, 64, 65):
         logp = rng.normal(size=n_components)
-        assert best_component(logp) == np.argmax(logp)
+        assert call_compiled(best_component, logp) == np.argmax(logp)
         logp[:] = -np.inf  # no finite density: the first component, as np.argmax
-        assert best_component(logp) == 0
+        assert call_compiled(best_component, logp) == 0
         if n_components > 2:
             logp = rng.normal(size=n_components)
             logp[[1, n_components - 1]] = logp.max() + 1.0
-            assert best_component(logp) == 1
+            assert call_compiled(best_component, logp) == 1
 
 
 # -- full-covariance log-densities in vector registers ------------------------------------
@@ -735,7 +735,7 @@ def test_full_log_prob_matches_numpy(dtype, n_padded):
     inputs = [a.copy() for a in (xt, means, factors, log_norm)]
     logp_t = np.full((n_components, n_rows), np.nan, dtype=dtype)
 
-    log_prob_t(xt, means, factors, log_norm, logp_t)
+    call_compiled(log_prob_t, xt, means, factors, log_norm, logp_t)
 
     centred = xt[None].astype(np.float64) - means[:, :, None]
     z = np.einsum("kjd,kdi->kji", factors.astype(np.float64), centred)
@@ -763,7 +763,8 @@ def test_listed_moments_match_numpy(dtype, float64_sums, n_features):
     acc = np.full(n_features, 0.25)
     inputs = [a.copy() for a in (X, rows, weights, mean)]
 
-    listed_moments(X, start, mean, rows, weights, n_listed, sx, acc, np.empty((2, n_features), dtype=sum_dtype))
+    work = np.empty((2, n_features), dtype=sum_dtype)
+    call_compiled(listed_moments, X, start, mean, rows, weights, n_listed, sx, acc, work)
 
     centred = X[start + rows].astype(np.float64) - mean
     w = weights.astype(np.float64)[:, None]
@@ -787,12 +788,12 @@ def test_deferred_moments_match_numpy(dtype, n_features):
     resp = np.where(rng.uniform(size=n_rows) < 0.8, rng.uniform(size=n_rows), 0.0).astype(dtype)
     listed = np.flatnonzero(resp).astype(np.int32)
     weights = resp[listed]
-    buffers = outer_buffers(n_features, X)
+    buffers = call_compiled(outer_buffers, n_features, X)
     sx = np.full(n_features, 0.5)
     acc = np.full((n_features, n_features), 0.25)
     inputs = [a.copy() for a in (X, mean, listed, weights)]
 
-    deferred_moments(X, start, mean, listed, weights, listed.size, *buffers, sx, acc)
+    call_compiled(deferred_moments, X, start, mean, listed, weights, listed.size, *buffers, sx, acc)
 
     centred = X[start : start + n_rows].astype(np.float64) - mean[:n_features]
     weighted = resp[:, None] * centred
@@ -825,7 +826,7 @@ def test_nearest_tile_scores_match_numpy(n_components, n_features, n_rows):
     second = np.full(n_rows, np.nan, dtype=np.float32)
     label = np.full(n_rows, -1, dtype=np.int32)
 
-    tile_scores(xt, centres, bias, best, second, label)
+    call_compiled(tile_scores, xt, centres, bias, best, second, label)
 
     scores = bias[:, None].astype(np.float64) + centres.astype(np.float64) @ xt.astype(np.float64)
     ordered = np.sort(scores, axis=0)
@@ -884,7 +885,7 @@ def test_transpose_tile_and_gather_columns_match_numpy(dtype, n_features, n_used
     start, n_columns = 41, 64
     xt = np.full((n_features + 2, n_columns), -1.0, dtype=dtype)
 
-    transpose_tile(X, start, start + n_used, xt)
+    call_compiled(transpose_tile, X, start, start + n_used, xt)
 
     assert_array_equal(xt[:n_features, :n_used], X[start : start + n_used].T)
     assert np.all(xt[:n_features, n_used:] == 0.0)  # rows past stop
@@ -896,7 +897,7 @@ def test_transpose_tile_and_gather_columns_match_numpy(dtype, n_features, n_used
     xc = np.full_like(xt, -1.0)
     wx = np.full_like(xt, -1.0)
 
-    gather_columns(X, start, rows, mean, resp, xc, wx)
+    call_compiled(gather_columns, X, start, rows, mean, resp, xc, wx)
 
     centred = (X[start + rows] - mean[:n_features]).T
     assert_array_equal(xc[:n_features, :n_used], centred)
@@ -937,7 +938,7 @@ def test_pattern_product_matches_numpy(dtype, n_columns, n_src, index_dtype):
             for i, row in enumerate(range(row_start, row_stop)):
                 ones = indices[indptr[row] : indptr[row + 1]]
                 expected[i, column : column + width] += src[ones, column : column + width].astype(np.float64).sum(axis=0)
-            add_pattern_product(dst, indptr, indices, row_start, row_stop, src, column, width)
+            call_compiled(add_pattern_product, dst, indptr, indices, row_start, row_stop, src, column, width)
             assert_allclose(dst, expected, rtol=tolerance, atol=tolerance * np.abs(src).sum())
             outside = np.ones(n_columns, dtype=bool)
             outside[column : column + width] = False
@@ -957,7 +958,7 @@ def test_pattern_product_does_not_depend_on_column_blocks(dtype):
     src = rng.normal(size=(300, n_columns)).astype(dtype)
     indptr, indices = random_pattern(rng, 9, 300, 41, np.int32)
     at_once = np.zeros((9, n_columns), dtype=dtype)
-    add_pattern_product(at_once, indptr, indices, 0, 9, src, 0, n_columns)
+    call_compiled(add_pattern_product, at_once, indptr, indices, 0, 9, src, 0, n_columns)
     # Per element, the sum of the magnitudes of its terms: rounding scales with it.
     magnitudes = np.stack([np.abs(src[indices[indptr[r]:indptr[r + 1]]]).sum(axis=0, dtype=np.float64)
                            for r in range(9)])
@@ -965,7 +966,7 @@ def test_pattern_product_does_not_depend_on_column_blocks(dtype):
         pieces = np.zeros_like(at_once)
         column = 0
         for width in widths:
-            add_pattern_product(pieces, indptr, indices, 0, 9, src, column, width)
+            call_compiled(add_pattern_product, pieces, indptr, indices, 0, 9, src, column, width)
             column += width
         if min(widths) >= 16:  # a vector on every target (64 bytes of float32 at most)
             assert_array_equal(pieces, at_once, err_msg=str(widths))

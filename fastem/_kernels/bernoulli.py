@@ -102,7 +102,7 @@ def tile_columns(indptr, indices, n_features):
     return colptr, column_rows
 
 
-@kernel()
+@kernel(entry=True)
 def _fill_tile_columns(indptr, indices, n_features, lo, hi, colptr, column_rows):
     """Tiles ``lo ... hi - 1`` of ``tile_columns``."""
     n_rows = indptr.shape[0] - 1
@@ -162,7 +162,7 @@ def _scatter_row(indptr, indices, row, weights, n_nonzero, sums):
             sums[d, k] += weights[k]
 
 
-@kernel()
+@kernel(entry=True)
 def _range_stats(
     indptr, indices, colptr, column_rows, sample_weight, known_labels, first_row, table, log_norm, mode, seed,
     n_draws, first_chunk, lo, hi, part_totals, part_prints, part_nk, part_sx,
@@ -289,7 +289,7 @@ def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob
     )
 
 
-@kernel()
+@kernel(entry=True)
 def _posterior_range(
     indptr, indices, table, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob,
 ):

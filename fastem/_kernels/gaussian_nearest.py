@@ -46,7 +46,7 @@ UNDERFLOW_ERROR = 2.0**-140
 FLOAT32_REACH = 2.0**64
 
 
-@kernel()
+@kernel(entry=True)
 def unit_factors(factors):
     """True when every factor (square root of a precision) is exactly 1."""
     for k in range(factors.shape[0]):
@@ -207,7 +207,7 @@ def tile_labels(X, tile_start, tile_stop, scorer):
     return label
 
 
-@kernel()
+@kernel(entry=True)
 def range_labels(X, means, log_norm, lo, hi, out_label):
     """``out_label[row]``, the most probable component of each row of chunks ``lo ...
     hi - 1`` under unit diagonal precisions (k-means' ``predict``)."""
@@ -222,7 +222,7 @@ def range_labels(X, means, log_norm, lo, hi, out_label):
                 out_label[tile_start + i] = label[i]
 
 
-@kernel()
+@kernel(entry=True)
 def range_stats(
     X, sample_weight, first_row, means, log_norm, first_chunk, lo, hi, part_totals, part_prints, part_nk, part_sx,
     part_sxx,

@@ -473,7 +473,7 @@ def tile_buffers(X, means, n_rows):
     return xt, np.zeros_like(xt), np.empty((5, n_rows), dtype=X.dtype)
 
 
-@kernel()
+@kernel(entry=True)
 def range_stats(
     X, sample_weight, known_labels, first_row, means, factors, log_norm, mode, seed, n_draws, first_chunk, lo, hi,
     part_totals, part_prints, part_nk, part_sx, part_sxx,
@@ -598,7 +598,7 @@ def range_stats(
         part_prints[c] = fingerprint
 
 
-@kernel()
+@kernel(entry=True)
 def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob, out_label, out_weighted_log_prob):
     """``gaussian.posterior_gaussian`` for the rows of chunks ``lo ... hi - 1``, through
     the same log-densities and soft weights as ``range_stats`` (so a sampled E-step

@@ -13,7 +13,7 @@ import numpy as np
 from ._jit import kernel
 
 
-@kernel()
+@kernel(entry=True)
 def cholesky_lower(matrices, out):
     """out[k] = the lower Cholesky factor of matrices[k] (K, D, D), zero above the
     diagonal.  Returns the first k whose matrix is not positive definite (a pivot that
@@ -39,7 +39,7 @@ def cholesky_lower(matrices, out):
     return -1
 
 
-@kernel()
+@kernel(entry=True)
 def inverse_transpose_lower(lower, out):
     """out[k] = inv(lower[k]).T, upper triangular, for lower-triangular factors with a
     positive diagonal (``cholesky_lower``'s); exact zeros below the diagonal.

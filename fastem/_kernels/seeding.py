@@ -13,7 +13,7 @@ def squared_distances(X, points, out):
     spread(lambda lo, hi: _chunk_distances(X, points, out, lo, hi), n_chunks_of(X.shape[0]))
 
 
-@kernel()
+@kernel(entry=True)
 def _chunk_distances(X, points, out, lo, hi):
     n_rows, n_features = X.shape
     for chunk in range(lo, hi):

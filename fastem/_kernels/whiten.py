@@ -39,7 +39,7 @@ def whiten(X, sample_weight, centre, lower, out_rows, out_scatter):
 TILE_ROWS = 64
 
 
-@kernel()
+@kernel(entry=True)
 def _whiten_range(X, sample_weight, centre, lower, first_chunk, lo, hi, out_rows, part_totals, part_prints,
                   part_scatter):
     n_rows, n_features = X.shape
