@@ -73,6 +73,9 @@ class Workload:
         N, D and K at full size.
     in_table : bool
         Part of the default table (the others run when selected with ``--rows``).
+    timed_iterations : int
+        Iterations of the long fit that seconds per iteration are timed with, against a
+        1-iteration fit (``seconds_per_iteration``).
     """
 
     number: int
@@ -81,6 +84,7 @@ class Workload:
     n_features: int
     n_components: int
     in_table: bool = True
+    timed_iterations: int = 4
 
     @property
     def peer(self):
@@ -115,7 +119,10 @@ WORKLOADS = (
     Workload(3, "full", 1_000_000, 4, 8),
     Workload(4, "full", 50_000, 128, 8),
     Workload(5, "bernoulli", 100_000, 256, 32),
-    Workload(6, "kmeans", 1_000_000, 32, 64),
+    # scikit-learn's KMeans copies and centres X in every fit: about 0.6 s here, varying
+    # by up to 0.4 s from fit to fit, against 0.15 s per iteration.  Over 3 iterations
+    # that variation could swamp the difference; over 15 it cannot.
+    Workload(6, "kmeans", 1_000_000, 32, 64, timed_iterations=16),
     # Sparse binary data (2% ones): cost per iteration follows the number of ones.
     Workload(7, "bernoulli-sparse", 1_000_000, 10_000, 32, in_table=False),
 )
@@ -210,7 +217,8 @@ def binary_problem(n_samples, n_features, n_components, density, layout, dtype, 
 
 def kmeans_problem(n_samples, n_features, n_clusters, dtype, seed=3):
     """Unstructured Gaussian data (Lloyd's algorithm needs many iterations there, so a
-    4-iteration run really does 4) and its first ``n_clusters`` rows as the start."""
+    timed run of 16 iterations really does 16) and its first ``n_clusters`` rows as the
+    start."""
     rng = np.random.RandomState(seed)
     X = rng.standard_normal((n_samples, n_features)).astype(dtype)
     return Problem(X, dict(init=X[:n_clusters].astype(np.float64)))
@@ -332,9 +340,10 @@ def warm_up(fit, row, problem):
 
 
 # -- measurements ---------------------------------------------------------------------------
-def seconds_per_iteration(fit, repeats=3, min_seconds=0.0):
-    """Seconds per iteration of ``fit(max_iter)``: (best 4-iteration run - best
-    1-iteration run) / 3, so that set-up and validation cancel out.
+def seconds_per_iteration(fit, repeats=3, min_seconds=0.0, iterations=4):
+    """Seconds per iteration of ``fit(max_iter)``: (best ``iterations``-iteration run -
+    best 1-iteration run) / (``iterations`` - 1), so that set-up and validation cancel
+    out.
 
     At least ``repeats`` rounds of both runs, and more, up to MAX_ROUNDS, until the
     rounds took ``min_seconds`` in all: a fast fit then keeps its best of many rounds,
@@ -343,10 +352,10 @@ def seconds_per_iteration(fit, repeats=3, min_seconds=0.0):
     exceeds three iterations) up to three times ``repeats`` rounds run, and a result
     that is still not positive is returned as it is.
     """
-    return interleaved_seconds_per_iteration({None: fit}, repeats, min_seconds)[None]
+    return interleaved_seconds_per_iteration({None: fit}, repeats, min_seconds, iterations)[None]
 
 
-def interleaved_seconds_per_iteration(fits, repeats=3, min_seconds=0.0):
+def interleaved_seconds_per_iteration(fits, repeats=3, min_seconds=0.0, iterations=4):
     """``seconds_per_iteration`` of several fits at once, ``fits`` {name: fit}: each
     round runs a round of every fit in turn, until each fit has had the rounds it
     needs, so that a slow spell of the machine falls on all of them alike and the
@@ -361,18 +370,18 @@ def interleaved_seconds_per_iteration(fits, repeats=3, min_seconds=0.0):
         if rounds >= MAX_ROUNDS:
             return False
         times = best[name]
-        return spent[name] < min_seconds or (times[4] <= times[1] and rounds < 3 * repeats)
+        return spent[name] < min_seconds or (times[iterations] <= times[1] and rounds < 3 * repeats)
 
     while any(needs_more(name) for name in fits):
         for name, fit in fits.items():
-            for max_iter in (1, 4):
+            for max_iter in (1, iterations):
                 started = time.perf_counter()
                 fit(max_iter)
                 elapsed = time.perf_counter() - started
                 best[name][max_iter] = min(best[name].get(max_iter, elapsed), elapsed)
                 spent[name] += elapsed
         rounds += 1
-    return {name: (times[4] - times[1]) / 3 for name, times in best.items()}
+    return {name: (times[iterations] - times[1]) / (iterations - 1) for name, times in best.items()}
 
 
 # Peak memory is measured where the process's resident memory can be read (Linux's
@@ -473,7 +482,9 @@ def measure(number, library, dtype, n_samples, n_threads=None, repeats=3, timing
         fitted = []
         peak, exact = peak_memory(lambda: fitted.append(fit(row, problem, MEMORY_FIT_ITERATIONS)))
         if timing:
-            seconds = seconds_per_iteration(lambda max_iter: fit(row, problem, max_iter), repeats, TIMING_SECONDS)
+            seconds = seconds_per_iteration(
+                lambda max_iter: fit(row, problem, max_iter), repeats, TIMING_SECONDS, row.timed_iterations
+            )
     # A fit that converges before max_iter (possible even with tol=0) makes s/it too small.
     iterations = getattr(fitted[0], "n_iter_", MEMORY_FIT_ITERATIONS)
     result = dict(
@@ -497,7 +508,7 @@ def time_dtypes(number, library, dtypes, n_samples, n_threads=None, repeats=3):
     with _threads(n_threads):
         for problem in problems.values():
             warm_up(fit, row, problem)
-        return interleaved_seconds_per_iteration(fits, repeats, TIMING_SECONDS)
+        return interleaved_seconds_per_iteration(fits, repeats, TIMING_SECONDS, row.timed_iterations)
 
 
 def _run_in_child(function, n_threads, **spec):
@@ -625,7 +636,11 @@ def _mebibytes(result):
 
 def _print_legend(say, records, repeats, isolate):
     """What the columns of the table hold (and the marks, when some were used)."""
-    say(f"s/it: (best 4-iteration fit - best 1-iteration fit) / 3, best of at least {repeats} rounds "
+    longer = sorted({workload(record["row"]) for record in records if workload(record["row"]).timed_iterations != 4},
+                    key=lambda row: row.number)
+    others = "".join(f" (row {row.number}: {row.timed_iterations}-iteration fit, / {row.timed_iterations - 1})"
+                     for row in longer)
+    say(f"s/it: (best 4-iteration fit - best 1-iteration fit) / 3{others}, best of at least {repeats} rounds "
         f"(fast fits: as many as take {TIMING_SECONDS:g} s, at most {MAX_ROUNDS}), from the same start, tol=0;")
     say("  a row's dtypes are timed in one process, their rounds alternating.")
     say("ratio: peer s/it / fastem s/it (above 1: fastem is faster).")

@@ -84,6 +84,24 @@ def test_timing_rounds_go_on_until_they_took_min_seconds(monkeypatch):
     assert calls == [1, 4] * 5
 
 
+def test_a_longer_timed_fit_dilutes_a_varying_set_up(monkeypatch):
+    clock = [0.0]
+    set_ups = iter([0.5, 0.9, 0.5, 0.9, 0.5, 0.9])  # the 1-iteration fits always the fast set-up
+    calls = []
+
+    def fit(max_iter):  # a varying set-up, then 0.15 "seconds" per iteration
+        calls.append(max_iter)
+        clock[0] += next(set_ups) + 0.15 * max_iter
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    # (0.9 + 16 * 0.15) - (0.5 + 0.15) over 15 iterations: within 0.03 of 0.15, where
+    # four iterations would give (0.9 + 0.6 - 0.65) / 3 = 0.283.
+    assert bench.seconds_per_iteration(fit, repeats=3, iterations=16) == pytest.approx(0.15 + 0.4 / 15)
+    assert calls == [1, 16] * 3
+    assert bench.workload(6).timed_iterations == 16
+    assert {row.timed_iterations for row in bench.WORKLOADS if row.kind != "kmeans"} == {4}
+
+
 def test_interleaved_rounds_alternate_until_every_fit_is_done(monkeypatch):
     calls = []
     clock = [0.0]
