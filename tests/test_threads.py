@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from fastem._kernels._jit import ADDED_ENTRIES, add_in_chunk_order
 from fastem._kernels.threads import spread
 
 
@@ -28,6 +29,21 @@ def test_spread_raises_a_part_s_error():
 
     with pytest.raises(RuntimeError, match="part 2:4"):
         spread(fail_late, 4, 2)
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 2 * ADDED_ENTRIES + 5), (3, ADDED_ENTRIES + 1), (7, 7)])
+def test_chunk_partials_are_added_left_to_right(lo, hi):
+    # Magnitudes far apart make any other order round differently: 1e16 + 1 - 1e16 is 0
+    # left to right and 1 with the last two swapped.
+    rng = np.random.default_rng(3)
+    n_entries = 2 * ADDED_ENTRIES + 9
+    parts = rng.choice([1e16, -1e16, 1.0, -0.75, 3e-5], size=(6, n_entries))
+    out = rng.choice([0.0, 1e16, 2.5], size=n_entries)
+    expected = out.copy()
+    for c in range(5):  # NumPy's elementwise sums, one chunk after another
+        expected[lo:hi] = expected[lo:hi] + parts[c, lo:hi]
+    add_in_chunk_order(5, parts, out, lo, hi)
+    np.testing.assert_array_equal(out, expected)
 
 
 def _fit_in_child(queue):

@@ -78,16 +78,25 @@ def chunk_bounds(chunk, n_rows):
     return start, min(start + CHUNK_ROWS, n_rows)
 
 
-@kernel(entry=True)
+# Entries of ``out`` that ``add_in_chunk_order`` keeps in the L1 cache while it adds
+# every chunk's partials into them.
+ADDED_ENTRIES = 1024
+
+
+@kernel(reassociate=False, entry=True)
 def add_in_chunk_order(count, parts, out, lo, hi):
     """out[e] += parts[0, e] + ... + parts[count - 1, e], left to right, for lo <= e < hi
     (``threads.sum_in_chunk_order`` splits the entries between threads: the sums do
-    not depend on how)."""
-    for e in range(lo, hi):
-        total = out[e]
+    not depend on how).
+
+    Chunk by chunk over a block of entries: the inner loop then runs along a chunk's
+    partials, contiguous, in vectors, and each entry still receives its chunks in
+    order (no reassociation, so none is reordered)."""
+    for block in range(lo, hi, ADDED_ENTRIES):
+        end = min(block + ADDED_ENTRIES, hi)
         for c in range(count):
-            total += parts[c, e]
-        out[e] = total
+            for e in range(block, end):
+                out[e] += parts[c, e]
 
 
 @kernel(reassociate=False)

@@ -95,40 +95,41 @@ def centred_components(X, means, log_norm):
 
 
 @kernel()
-def transpose_centred(X, start, stop, origin, xt, norm):
+def transpose_centred(X, start, stop, origin, rows, wide, xt, norm):
     """xt[d, i] = X[start + i, d] - origin[d] (in X's dtype, then rounded to xt's); rows
     past ``stop`` are zero, and so are the padding features; norm[i] = |X[start + i] -
-    origin| in float64, for the confirmation of wide data's scores."""
+    origin| in float64, for the confirmation of wide data's scores.  The rows are first
+    turned into ``wide`` ((D, tile rows), X's dtype) by ``copy_rows``' register blocks,
+    so that the centring, the rounding and the norms run rows innermost, in vectors;
+    ``rows`` holds 0, 1, ..., at least ``stop - start`` of them."""
     n_rows = stop - start
+    copy_rows(X, start, rows[:n_rows], wide, X.shape[1])
+    norm[:] = 0.0
+    for d in range(X.shape[1]):
+        shift = origin[d]
+        for i in range(n_rows):
+            v = wide[d, i] - shift
+            xt[d, i] = v
+            norm[i] += np.float64(v) * v
+        for i in range(n_rows, xt.shape[1]):
+            xt[d, i] = 0.0
     for i in range(xt.shape[1]):
-        squares = 0.0
-        if i < n_rows:
-            for d in range(X.shape[1]):
-                v = X[start + i, d] - origin[d]
-                xt[d, i] = v
-                squares += np.float64(v) * v
-        else:
-            for d in range(X.shape[1]):
-                xt[d, i] = 0.0
-        norm[i] = np.sqrt(squares)
+        norm[i] = np.sqrt(norm[i])
 
 
-def centred_tile(X, start, stop, origin, rows, xt, norm):
+def centred_tile(X, start, stop, origin, rows, wide, xt, norm):
     """``transpose_centred`` as X's dtype needs it (compiled code only): float64 rows
-    with their norms, for the confirmation; float32 rows turned by ``copy_rows``'
-    register blocks straight into the float32 tile and centred there.  The values are
-    those of ``transpose_centred``: the same subtraction in float32.  ``rows`` holds
-    0, 1, ..., at least ``stop - start`` of them."""
+    with their norms, for the confirmation; float32 rows turned by ``copy_rows``
+    straight into the float32 tile and centred there (``wide`` unused).  The values are
+    those of ``transpose_centred``: the same subtraction in float32."""
     raise NotImplementedError("centred_tile runs in compiled code only")
 
 
 @overload(centred_tile)
-def _centred_tile(X, start, stop, origin, rows, xt, norm):
-    # Resolved by dtype at compile time: float64 kernels do not compile copy_rows,
-    # whose blocks would not pay there (their copy is bound by reading X from memory).
+def _centred_tile(X, start, stop, origin, rows, wide, xt, norm):
     if X.dtype.bitwidth == 32:
 
-        def float32_tile(X, start, stop, origin, rows, xt, norm):
+        def float32_tile(X, start, stop, origin, rows, wide, xt, norm):
             n_rows = stop - start
             copy_rows(X, start, rows[:n_rows], xt, X.shape[1])
             for d in range(X.shape[1]):
@@ -140,8 +141,8 @@ def _centred_tile(X, start, stop, origin, rows, xt, norm):
 
         return float32_tile
 
-    def wider_tile(X, start, stop, origin, rows, xt, norm):
-        transpose_centred(X, start, stop, origin, xt, norm)
+    def wider_tile(X, start, stop, origin, rows, wide, xt, norm):
+        transpose_centred(X, start, stop, origin, rows, wide, xt, norm)
 
     return wider_tile
 
@@ -187,6 +188,7 @@ def scorer_of(X, means, log_norm):
         np.empty(n_rows, dtype=np.float32), np.empty(n_rows, dtype=np.float32),  # best and second scores
         np.empty(n_rows, dtype=np.int32), np.empty(n_rows), np.empty(means.shape[1], dtype=X.dtype),
         np.arange(n_rows),  # the tile's row positions, for copy_rows
+        np.empty((means.shape[1] if X.itemsize > 4 else 0, n_rows), dtype=X.dtype),  # wider data's tile
     )
 
 
@@ -196,9 +198,9 @@ def tile_labels(X, tile_start, tile_stop, scorer):
     int32 array whose first ``tile_stop - tile_start`` entries hold them: float32
     scores, and those of wider data confirmed, or redone, in the data's precision."""
     (origin, centres, bias, largest_bias, largest_norm, lane_centres, lane_bias, xt, best, second, label, norm,
-     xc, rows) = scorer
+     xc, rows, wide) = scorer
     confirm = X.itemsize > 4
-    centred_tile(X, tile_start, tile_stop, origin, rows, xt, norm)
+    centred_tile(X, tile_start, tile_stop, origin, rows, wide, xt, norm)
     tile_scores(xt, lane_centres, lane_bias, best, second, label)
     if confirm:
         for i in range(tile_stop - tile_start):
