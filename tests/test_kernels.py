@@ -15,9 +15,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 
-from fastem._kernels import target
+from fastem._kernels import target, threads
 from fastem._kernels._jit import CHUNK_ROWS, MODE_HARD, MODE_SOFT
-from fastem._kernels.threads import PARTIAL_BYTES
 from fastem._kernels.gaussian import accumulate_gaussian
 from fastem._kernels.gaussian_tile import DIAG_TILE_BYTES, FULL_TILE_BYTES, MAX_TILE_ROW_BYTES
 from fastem._kernels.linalg import cholesky_lower, inverse_transpose_lower
@@ -395,17 +394,18 @@ def test_results_do_not_depend_on_thread_count(covariance_type, dtype, mode):
         assert_array_equal(a, b)
 
 
-def test_groups_of_partial_statistics_do_not_change_the_result():
-    # 103 KiB of partial statistics per chunk (D = 40, K = 8): PARTIAL_BYTES holds a few
-    # chunks at once, so the data is reduced in several groups, whose size may follow
-    # the number of threads; chunks are added in order whatever the groups are.
+def test_groups_of_partial_statistics_do_not_change_the_result(monkeypatch):
+    # 103 KiB of partial statistics per chunk (D = 40, K = 8): 1 MiB of partials holds
+    # a few chunks at once, so the data is reduced in several groups, whose size may
+    # follow the number of threads; chunks are added in order whatever the groups are.
+    monkeypatch.setattr(threads, "PARTIAL_BYTES", 2**20)
     n_features, n_components = 40, 8
     n_samples = 12 * CHUNK_ROWS + 77
     X, params = make_problem(6, n_samples, n_features, n_components, "full", mean_spread=0.5)
     family = GaussianFamily("full", REG_COVAR)
     means, factors, log_norm = family._kernel_args(params, X.dtype)
     floats = n_components * (1 + n_features + n_features**2) + 1
-    assert 1 < PARTIAL_BYTES // (8 * floats) < 12  # several groups
+    assert 1 < threads.PARTIAL_BYTES // (8 * floats) < 12  # several groups
     results = []
     for min_group in (1, 5, 12, 13):
         out = GaussianStats.zeros(means, "full")
