@@ -6,9 +6,10 @@ the Bernoulli mixture), with ``tol=0`` so that both run exactly the iterations a
 for.  A row reports, per dtype:
 
 - seconds per EM iteration: ``(best 4-iteration fit - best 1-iteration fit) / 3``, so
-  that validation and set-up cancel out;
+  that validation and set-up cancel out (a workload may time a longer fit:
+  ``Workload.timed_iterations``);
 - the ratio of the peer's seconds per iteration to fastem's (above 1: fastem is faster);
-- the peak memory of one 4-iteration fit: the process's peak resident memory during
+- the peak memory of one such longer fit: the process's peak resident memory during
   the fit minus its resident memory just before it.  Each (library, row, dtype) runs in
   a fresh Python process that holds only the data, so earlier measurements do not
   blur it.
@@ -41,8 +42,9 @@ DTYPES = ("float64", "float32")
 # --quick (and the asv suite's default "fast" profile) divides every row count by this.
 QUICK_DIVISOR = 20
 
-# Iterations of the fit whose peak memory is measured (the longer fit of the timing).
-MEMORY_FIT_ITERATIONS = 4
+# Iterations of the longer timed fit, timed against a 1-iteration fit, and of the fit
+# whose peak memory is measured, unless a workload sets its own (``timed_iterations``).
+TIMED_ITERATIONS = 4
 
 # Rows of the slice a measurement fits first, so that compilation, imports and
 # first-call set-up stay out of the numbers.
@@ -74,8 +76,8 @@ class Workload:
     in_table : bool
         Part of the default table (the others run when selected with ``--rows``).
     timed_iterations : int
-        Iterations of the long fit that seconds per iteration are timed with, against a
-        1-iteration fit (``seconds_per_iteration``).
+        Iterations of the longer timed fit, against a 1-iteration fit
+        (``seconds_per_iteration``), and of the fit whose peak memory is measured.
     """
 
     number: int
@@ -84,7 +86,7 @@ class Workload:
     n_features: int
     n_components: int
     in_table: bool = True
-    timed_iterations: int = 4
+    timed_iterations: int = TIMED_ITERATIONS
 
     @property
     def peer(self):
@@ -340,7 +342,7 @@ def warm_up(fit, row, problem):
 
 
 # -- measurements ---------------------------------------------------------------------------
-def seconds_per_iteration(fit, repeats=3, min_seconds=0.0, iterations=4):
+def seconds_per_iteration(fit, repeats=3, min_seconds=0.0, iterations=TIMED_ITERATIONS):
     """Seconds per iteration of ``fit(max_iter)``: (best ``iterations``-iteration run -
     best 1-iteration run) / (``iterations`` - 1), so that set-up and validation cancel
     out.
@@ -355,7 +357,7 @@ def seconds_per_iteration(fit, repeats=3, min_seconds=0.0, iterations=4):
     return interleaved_seconds_per_iteration({None: fit}, repeats, min_seconds, iterations)[None]
 
 
-def interleaved_seconds_per_iteration(fits, repeats=3, min_seconds=0.0, iterations=4):
+def interleaved_seconds_per_iteration(fits, repeats=3, min_seconds=0.0, iterations=TIMED_ITERATIONS):
     """``seconds_per_iteration`` of several fits at once, ``fits`` {name: fit}: each
     round runs a round of every fit in turn, until each fit has had the rounds it
     needs, so that a slow spell of the machine falls on all of them alike and the
@@ -471,7 +473,7 @@ def measure(number, library, dtype, n_samples, n_threads=None, repeats=3, timing
     -------
     dict with ``seconds_per_iteration`` (left out when ``timing`` is false),
     ``peak_bytes`` (None where unknown), ``peak_exact``, ``data_bytes`` and
-    ``stopped_early`` (the 4-iteration fit converged sooner, so
+    ``stopped_early`` (the fit of the row's ``timed_iterations`` converged sooner, so
     ``seconds_per_iteration`` understates the cost of an iteration).
     """
     row = workload(number)
@@ -480,16 +482,16 @@ def measure(number, library, dtype, n_samples, n_threads=None, repeats=3, timing
     with _threads(n_threads):
         warm_up(fit, row, problem)
         fitted = []
-        peak, exact = peak_memory(lambda: fitted.append(fit(row, problem, MEMORY_FIT_ITERATIONS)))
+        peak, exact = peak_memory(lambda: fitted.append(fit(row, problem, row.timed_iterations)))
         if timing:
             seconds = seconds_per_iteration(
                 lambda max_iter: fit(row, problem, max_iter), repeats, TIMING_SECONDS, row.timed_iterations
             )
     # A fit that converges before max_iter (possible even with tol=0) makes s/it too small.
-    iterations = getattr(fitted[0], "n_iter_", MEMORY_FIT_ITERATIONS)
+    iterations = getattr(fitted[0], "n_iter_", row.timed_iterations)
     result = dict(
         peak_bytes=peak, peak_exact=exact, data_bytes=data_nbytes(problem.X),
-        stopped_early=bool(iterations < MEMORY_FIT_ITERATIONS),
+        stopped_early=bool(iterations < row.timed_iterations),
     )
     if timing:
         result["seconds_per_iteration"] = seconds
@@ -636,16 +638,16 @@ def _mebibytes(result):
 
 def _print_legend(say, records, repeats, isolate):
     """What the columns of the table hold (and the marks, when some were used)."""
-    longer = sorted({workload(record["row"]) for record in records if workload(record["row"]).timed_iterations != 4},
-                    key=lambda row: row.number)
+    rows = {workload(record["row"]) for record in records}
+    longer = sorted((row for row in rows if row.timed_iterations != TIMED_ITERATIONS), key=lambda row: row.number)
     others = "".join(f" (row {row.number}: {row.timed_iterations}-iteration fit, / {row.timed_iterations - 1})"
                      for row in longer)
-    say(f"s/it: (best 4-iteration fit - best 1-iteration fit) / 3{others}, best of at least {repeats} rounds "
+    say(f"s/it: (best {TIMED_ITERATIONS}-iteration fit - best 1-iteration fit) / {TIMED_ITERATIONS - 1}{others}, "
+        f"best of at least {repeats} rounds "
         f"(fast fits: as many as take {TIMING_SECONDS:g} s, at most {MAX_ROUNDS}), from the same start, tol=0;")
     say("  a row's dtypes are timed in one process, their rounds alternating.")
     say("ratio: peer s/it / fastem s/it (above 1: fastem is faster).")
-    say(f"MiB: peak resident memory of one {MEMORY_FIT_ITERATIONS}-iteration fit minus the "
-        "resident memory just before it")
+    say("MiB: peak resident memory of one fit of the timed length minus the resident memory just before it")
     say("  (data and compiled code excluded; " + ("each in a fresh process" if isolate else "in this process")
         + "); small fits also show one-time costs such as thread and BLAS buffers.")
     say("X MiB: the size of the data itself.")
@@ -655,7 +657,7 @@ def _print_legend(say, records, repeats, isolate):
     if any(not result["peak_exact"] for result in results):
         say("*: the peak could not be reset before the fit, so it is the process's peak (a lower bound).")
     if any(result["stopped_early"] for result in results):
-        say(f"!: the fit converged before {MEMORY_FIT_ITERATIONS} iterations, so its s/it is "
+        say("!: the fit converged before its timed iterations, so its s/it is "
             "too small (use more rows).")
 
 

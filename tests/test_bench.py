@@ -102,6 +102,20 @@ def test_a_longer_timed_fit_dilutes_a_varying_set_up(monkeypatch):
     assert {row.timed_iterations for row in bench.WORKLOADS if row.kind != "kmeans"} == {4}
 
 
+@pytest.mark.parametrize("number, stopped", [(6, True), (1, False)])
+def test_a_fit_shorter_than_the_row_s_timed_length_is_marked(monkeypatch, number, stopped):
+    # A fit that stops after 10 iterations: short of row 6's 16, not of the others' 4.
+    class Stopped:
+        def __init__(self, max_iter):
+            self.n_iter_ = min(max_iter, 10)
+
+    asked = []
+    monkeypatch.setitem(bench.FITS, "fastem", lambda row, problem, max_iter: asked.append(max_iter) or Stopped(max_iter))
+    result = bench.measure(number, "fastem", "float64", 300, timing=False)
+    assert result["stopped_early"] is stopped
+    assert asked[-1] == bench.workload(number).timed_iterations  # the memory fit
+
+
 def test_interleaved_rounds_alternate_until_every_fit_is_done(monkeypatch):
     calls = []
     clock = [0.0]

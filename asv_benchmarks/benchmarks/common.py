@@ -14,7 +14,6 @@ from abc import ABC, abstractmethod
 from functools import lru_cache
 
 from fastem._bench import (
-    MEMORY_FIT_ITERATIONS,
     QUICK_DIVISOR,
     WARM_UP_ROWS,
     fastem_estimator,
@@ -102,8 +101,11 @@ class RowIteration(RowBenchmark):
         fastem_fit(self.row, self.problem, 3)
 
     def track_seconds_per_iteration(self, label, dtype):
-        """(best 4-iteration fit - best 1-iteration fit) / 3: set-up cancels out."""
-        return seconds_per_iteration(lambda max_iter: fastem_fit(self.row, self.problem, max_iter))
+        """(best 4-iteration fit - best 1-iteration fit) / 3 (the row's own length where it
+        sets one): set-up cancels out."""
+        return seconds_per_iteration(
+            lambda max_iter: fastem_fit(self.row, self.problem, max_iter), iterations=self.row.timed_iterations
+        )
 
     track_seconds_per_iteration.unit = "seconds"
 
@@ -127,7 +129,8 @@ class RowVersusPeer(RowBenchmark):
         def ours(max_iter):
             return fastem_fit(self.row, self.problem, max_iter)
 
-        return seconds_per_iteration(peer) / seconds_per_iteration(ours)
+        iterations = self.row.timed_iterations
+        return seconds_per_iteration(peer, iterations=iterations) / seconds_per_iteration(ours, iterations=iterations)
 
 
 class RowFit(RowBenchmark):
@@ -160,7 +163,7 @@ class RowMemory(RowBenchmark):
         self.model = fastem_fit(self.row, self.problem, 2)  # compiles too
 
     def peakmem_fit(self, label, dtype):
-        fastem_fit(self.row, self.problem, MEMORY_FIT_ITERATIONS)
+        fastem_fit(self.row, self.problem, self.row.timed_iterations)
 
     def peakmem_predict(self, label, dtype):
         self.model.predict(self.problem.X)
