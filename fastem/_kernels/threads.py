@@ -26,10 +26,10 @@ from ._jit import CHUNK_ROWS, add_in_chunk_order
 # Bytes of per-chunk partial statistics alive at once; more chunks are reduced in groups,
 # each reusing the memory of the one before.  Every group costs a hand-off to the threads
 # and an addition of its partials (by one thread, below SPLIT_ADDITIONS), so groups are
-# as large as a small, fixed amount of memory allows.  Groups never change the result (chunks are added in order
-# either way), so their size may follow the number of threads: at least
-# MIN_CHUNKS_PER_THREAD chunks per thread keep every thread busy.  (CONTRIBUTING, kernel
-# notes, has the measurements.)
+# as large as a small, fixed amount of memory allows.  Groups never change the result
+# (chunks are added in order either way), so their size may follow the number of
+# threads: at least MIN_CHUNKS_PER_THREAD chunks per thread keep every thread busy.
+# (CONTRIBUTING, kernel notes, has the measurements.)
 PARTIAL_BYTES = 2**22
 MIN_CHUNKS_PER_THREAD = 4
 
