@@ -8,7 +8,8 @@ Only the entry points -- the kernels that Python code calls, marked ``entry=True
 are compiled with the wrappers that let Python call them.  Every other kernel runs in
 compiled code only: its wrappers were a tenth of a first fit's compile time.  Calling
 one from Python raises ``TypeError`` (``CompiledOnly``); the tests run them through a
-compiled trampoline.
+compiled trampoline.  Nor does such a kernel get machine code of its own: its callers
+link its optimised LLVM module and make their machine code from it (``linking``).
 """
 
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 import numba
 from numba.core import config
 from numba.core.registry import CPUDispatcher
+
+from .linking import LinkOnlyCompiler
 
 # Reassociation lets LLVM vectorise the reductions over features; contraction allows FMA.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
@@ -65,7 +68,9 @@ def kernel(reassociate=True, no_nan=False, entry=False):
 
     def compile_only(py_func):
         targetoptions = dict(options, nopython=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
-        dispatcher = CompiledOnly(py_func=py_func, locals={}, targetoptions=targetoptions)
+        dispatcher = CompiledOnly(
+            py_func=py_func, locals={}, targetoptions=targetoptions, pipeline_class=LinkOnlyCompiler
+        )
         dispatcher.enable_caching()
         return dispatcher
 
