@@ -7,11 +7,12 @@ import sys
 import textwrap
 
 import numpy as np
-
 from numba import types
 from numba.core.caching import NullCache
+from numba.core.codegen import JITCodeLibrary
+from numba.core.compiler import Compiler
 
-from fastem._kernels import _jit
+from fastem._kernels import _jit, linking
 from fastem._kernels.linking import LinkOnlyLibrary
 
 from conftest import call_compiled
@@ -98,3 +99,10 @@ def test_a_cached_compiled_only_kernel_links_into_a_new_caller(tmp_path):
     assert run("float64") == (expected, 0, 0)
     assert run("float64") == (expected, 0, 1)  # the entry from the cache; halve untouched
     assert run("float32") == (expected, 1, 0)  # a new entry signature, halve from the cache
+
+
+def test_numba_s_own_compiler_where_its_libraries_lack_a_hook():
+    assert linking.PIPELINE is linking.LinkOnlyCompiler  # the Numba versions tested have them all
+    for missing in linking.LIBRARY_HOOKS:
+        stripped = type("Stripped", (JITCodeLibrary,), {missing: None})
+        assert linking.pipeline_for(stripped) is Compiler, missing

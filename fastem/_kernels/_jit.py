@@ -18,7 +18,7 @@ import numba
 from numba.core import config
 from numba.core.registry import CPUDispatcher
 
-from .linking import LinkOnlyCompiler
+from .linking import PIPELINE
 
 # Reassociation lets LLVM vectorise the reductions over features; contraction allows FMA.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
@@ -69,7 +69,7 @@ def kernel(reassociate=True, no_nan=False, entry=False):
     def compile_only(py_func):
         targetoptions = dict(options, nopython=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
         dispatcher = CompiledOnly(
-            py_func=py_func, locals={}, targetoptions=targetoptions, pipeline_class=LinkOnlyCompiler
+            py_func=py_func, locals={}, targetoptions=targetoptions, pipeline_class=PIPELINE
         )
         dispatcher.enable_caching()
         return dispatcher

@@ -7,6 +7,9 @@ own machine code is never executed.  ``LinkOnlyCompiler`` compiles such a kernel
 ``LinkOnlyLibrary``: the same optimised LLVM module, which callers link exactly as
 before (so their machine code is unchanged), but nothing is handed to the JIT engine.
 On disk the kernel is cached as that module's bitcode.
+
+This leans on internals of Numba's code libraries.  Where a Numba version lacks one of
+them, ``PIPELINE`` is Numba's own compiler: first runs are then slower, never wrong.
 """
 
 from numba import _dynfunc
@@ -58,3 +61,22 @@ class LinkOnlyCompiler(Compiler):
             codegen = self.state.targetctx.codegen()
             self.state.library = LinkOnlyLibrary(codegen, func.__qualname__)
         return super().compile_extra(func)
+
+
+# The code-library methods that LinkOnlyLibrary overrides or calls (Numba 0.57-0.68).
+LIBRARY_HOOKS = (
+    "_finalize_final_module", "_finalize_dynamic_globals", "_verify_declare_only_symbols",
+    "_get_module_for_linking", "serialize_using_object_code", "get_pointer_to_function",
+)
+
+
+def pipeline_for(library_class):
+    """``LinkOnlyCompiler`` where ``library_class`` (Numba's JIT code library) has every
+    method in LIBRARY_HOOKS, else Numba's standard ``Compiler``."""
+    if all(callable(getattr(library_class, name, None)) for name in LIBRARY_HOOKS):
+        return LinkOnlyCompiler
+    return Compiler
+
+
+# The pipeline ``_jit.kernel`` compiles compiled-only kernels with.
+PIPELINE = pipeline_for(JITCodeLibrary)
