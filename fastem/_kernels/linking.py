@@ -28,10 +28,6 @@ class LinkOnlyLibrary(JITCodeLibrary):
         self._verify_declare_only_symbols()
         self._finalized = True
 
-    def get_pointer_to_function(self, name):
-        """0: no function of this library has an address (no machine code)."""
-        return 0
-
     def serialize_using_object_code(self):
         # There is no object code; the linkable module is what a caller needs.  Loaded
         # back, Numba makes it an ordinary library (machine code included): that
@@ -64,9 +60,10 @@ class LinkOnlyCompiler(Compiler):
 
 
 # The code-library methods that LinkOnlyLibrary overrides or calls (Numba 0.57-0.68).
+# (Numba's own get_pointer_to_function already answers 0 for it: no module in the engine.)
 LIBRARY_HOOKS = (
     "_finalize_final_module", "_finalize_dynamic_globals", "_verify_declare_only_symbols",
-    "_get_module_for_linking", "serialize_using_object_code", "get_pointer_to_function",
+    "_get_module_for_linking", "serialize_using_object_code",
 )
 
 
