@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 
 from ._kernels._jit import MODE_HARD, MODE_SOFT, limit_threads
+from ._kernels.ahead import compile_ahead
 from ._kernels.seeding import squared_distances
 from ._data import ArraySource, BinaryRows
 from ._em import ConvergenceMonitor, fit_em
@@ -248,7 +249,9 @@ def initial_stats(source, family, n_components, init_params, rng):
     X, weights = source.X, source.sample_weight
     covariance_type = family.moments_type
     if init_params == "kmeans":
-        centres = kmeans(source, n_components, rng)
+        # The E-step below and the EM after it run another tree of kernels than k-means.
+        with compile_ahead(compile_estep, family, X.dtype, source.n_features):
+            centres = kmeans(source, n_components, rng)
         stats = source.estep(family, family.identity_params(centres), MODE_HARD)
     elif init_params == "k-means++":
         stats = _point_stats(X, kmeans_plusplus(X, n_components, rng, weights, source.n_threads), covariance_type)
@@ -259,6 +262,16 @@ def initial_stats(source, family, n_components, init_params, rng):
     else:  # validated by the estimator; kept for direct callers
         raise ValueError(f"init_params must be one of {INIT_METHODS}; got {init_params!r}.")
     return stats
+
+
+def compile_estep(family, dtype, n_features):
+    """One E-step and M-step of ``family`` on a few random rows of ``dtype``: they
+    compile (or load) the kernels of every E-step and M-step of that family on such
+    data.  ``initial_stats`` runs it in a helper process while k-means compiles its
+    own kernels (``compile_ahead``)."""
+    rows = np.random.RandomState(0).standard_normal((64, n_features)).astype(dtype)
+    source = ArraySource(rows)
+    family.m_step(source.estep(family, family.identity_params(rows[:2].astype(np.float64)), MODE_SOFT))
 
 
 # -- splitting start ----------------------------------------------------------------------

@@ -22,6 +22,8 @@ from functools import partial
 
 import numpy as np
 
+from ._kernels.ahead import usable_cpus
+
 # Tiny data: big enough for every code path (several chunks' worth of tiles is not
 # needed; the signatures do not depend on the size).
 N_SAMPLES = 300
@@ -247,14 +249,6 @@ class CompileProfile:
 
 
 # -- running ----------------------------------------------------------------------------------
-def default_jobs():
-    """The CPUs this process may run on (its affinity where the OS reports one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 @dataclass
 class StepResult:
     """What one step did: its seconds, the functions it compiled, the signatures it
@@ -449,5 +443,5 @@ def command(args):
         raise SystemExit("fastem warmup: --profile must be at least 0.")
     if args.jobs is not None and args.jobs < 1:
         raise SystemExit("fastem warmup: --jobs must be at least 1.")
-    jobs = min(default_jobs(), len(STEPS)) if args.jobs is None else args.jobs
+    jobs = min(usable_cpus(), len(STEPS)) if args.jobs is None else args.jobs
     return run(budget=args.budget, profile=args.profile, jobs=jobs)

@@ -65,10 +65,13 @@ FIRST_FITS = {
 }
 
 
-# What each empty-cache case runs after the interpreter's name: the first fits above, and
-# the warm-up command (its steps in one process per CPU).
-EMPTY_CACHE_RUNS = {name: ["-c", code] for name, code in FIRST_FITS.items()}
-EMPTY_CACHE_RUNS["warmup"] = ["-m", "fastem", "warmup"]
+# What each empty-cache case runs after the interpreter's name, and the environment it
+# adds: the first fits above, the README's once more without the helper process that
+# compiles its EM step during its k-means start (``fastem._kernels.ahead``), and the
+# warm-up command (its steps in one process per CPU).
+EMPTY_CACHE_RUNS = {name: (["-c", code], {}) for name, code in FIRST_FITS.items()}
+EMPTY_CACHE_RUNS["gaussian_full_one_process"] = (["-c", FIRST_FITS["gaussian_full"]], {"FASTEM_COMPILE_AHEAD": "0"})
+EMPTY_CACHE_RUNS["warmup"] = (["-m", "fastem", "warmup"], {})
 
 
 class EmptyCacheStart(Benchmark):
@@ -83,11 +86,11 @@ class EmptyCacheStart(Benchmark):
     repeat = 1
 
     def track_empty_cache_seconds(self, first_run):
+        arguments, environment = EMPTY_CACHE_RUNS[first_run]
         with tempfile.TemporaryDirectory() as cache_dir:
-            env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, **environment)
             started = time.perf_counter()
-            subprocess.run([sys.executable, *EMPTY_CACHE_RUNS[first_run]], check=True, env=env,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run([sys.executable, *arguments], check=True, env=env, stdout=subprocess.DEVNULL)
             return time.perf_counter() - started
 
     track_empty_cache_seconds.unit = "seconds"

@@ -1,0 +1,144 @@
+"""``compile_ahead``: a helper process compiles the next step's kernels while a block
+compiles its own, and changes nothing but where they are compiled."""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from conftest import make_problem
+
+from fastem import GaussianMixture
+from fastem._families.gaussian import GaussianFamily
+from fastem._init import compile_estep
+from fastem._kernels import ahead
+from fastem._warmup import kernel_dispatchers
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+needs_two_cpus = pytest.mark.skipif(ahead.usable_cpus() < 2, reason="a helper needs a second CPU")
+
+# A block that compiles a kernel (the cache is empty), with a job from _ahead_jobs;
+# then the first argument after the job's name says what to check.
+SCRIPT = """
+import os
+import sys
+import time
+import numpy as np
+import _ahead_jobs
+from fastem._kernels import ahead
+from fastem._kernels.gaussian_nearest import unit_factors
+
+job, *args = sys.argv[1:]
+raised = None
+try:
+    with ahead.compile_ahead(getattr(_ahead_jobs, job), *args):
+        unit_factors(np.ones((1, 1)))
+        if job == "record_pid_and_sleep":  # fail once the helper runs its job
+            while not os.path.exists(args[0]):
+                time.sleep(0.05)
+            raise KeyError("the block fails")
+except KeyError as error:
+    raised = error
+print("raised" if raised else "returned")
+if job == "compile_unit_factors_float32":
+    unit_factors(np.ones((1, 1), dtype=np.float32))
+    for counts in (unit_factors.stats.cache_hits, unit_factors.stats.cache_misses):
+        print(sorted((sig[0].dtype.name, n) for sig, n in counts.items()))
+"""
+
+
+def _run_block(tmp_path, job, *args, enabled=True):
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    environment["PYTHONPATH"] = HERE + os.pathsep + environment.get("PYTHONPATH", "")
+    environment[ahead.ENVIRONMENT_VARIABLE] = "1" if enabled else "0"
+    result = subprocess.run([sys.executable, "-c", SCRIPT, job, *args], capture_output=True, text=True,
+                            env=environment, timeout=240)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+@needs_two_cpus
+def test_a_block_that_compiles_runs_the_job_in_a_helper_and_waits_for_it(tmp_path):
+    marker = tmp_path / "ran"
+    assert _run_block(tmp_path, "touch", str(marker)) == ["returned"]
+    assert marker.exists()  # the block's end waited for the helper
+
+
+def test_no_helper_where_it_is_switched_off(tmp_path):
+    marker = tmp_path / "ran"
+    assert _run_block(tmp_path, "touch", str(marker), enabled=False) == ["returned"]
+    assert not marker.exists()
+
+
+def test_no_helper_for_a_block_that_compiles_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    with ahead.compile_ahead(os.mkdir, str(marker)):
+        pass
+    assert not marker.exists()
+    assert ahead._armed is None
+
+
+@needs_two_cpus
+def test_the_helper_compiles_into_the_cache_this_process_loads_from(tmp_path):
+    # The block compiled float64 factors; the helper float32 ones, which this process loads.
+    assert _run_block(tmp_path, "compile_unit_factors_float32") == [
+        "returned", "[('float32', 1)]", "[('float64', 1)]",
+    ]
+
+
+@needs_two_cpus
+def test_a_failing_helper_changes_nothing(tmp_path):
+    assert _run_block(tmp_path, "fail") == ["returned"]
+
+
+@needs_two_cpus
+@pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="checks a POSIX process id")
+def test_an_exception_in_the_block_stops_the_helper(tmp_path):
+    pid_file = tmp_path / "pid"
+    assert _run_block(tmp_path, "record_pid_and_sleep", str(pid_file), "600") == ["raised"]
+    with pytest.raises(ProcessLookupError):  # stopped, and reaped: no such process now
+        os.kill(int(pid_file.read_text()), 0)
+
+
+def _signatures():
+    return {id(d): (d, set(d.signatures)) for d in kernel_dispatchers()}
+
+
+@pytest.mark.parametrize("covariance_type, dtype", [
+    ("full", np.float64), ("full", np.float32), ("diag", np.float64), ("spherical", np.float64),
+    ("tied", np.float64),
+])
+def test_compile_estep_reaches_every_kernel_of_a_fit_without_kmeans(covariance_type, dtype):
+    """What the helper of a k-means start runs: afterwards a fit of the same family and
+    dtype (started without k-means, whose kernels the helper leaves alone) needs no
+    signature it has not compiled."""
+    X, _ = make_problem(0, 600, 3, 3, "diag" if covariance_type == "spherical" else "full", dtype)
+    compile_estep(GaussianFamily(covariance_type, reg_covar=1e-6), X.dtype, X.shape[1])
+    before = _signatures()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GaussianMixture(3, covariance_type=covariance_type, init_params="random_from_data", max_iter=5,
+                        random_state=0).fit(X)
+    after = _signatures()
+    new = sorted(f"{d.py_func.__module__}.{d.py_func.__qualname__}"
+                 for key, (d, signatures) in after.items() if signatures - before.get(key, (d, set()))[1])
+    assert new == []
+
+
+def test_the_helper_gets_this_process_numba_settings(monkeypatch):
+    """Numba reads its settings from the environment when imported; settings this
+    process changed in code reach the helper too, so both use one disk cache."""
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CACHE_DIR", "/a/cache")
+    monkeypatch.setattr(config, "CPU_NAME", None)
+    monkeypatch.setattr(config, "CPU_FEATURES", "+avx2")
+    monkeypatch.setenv("NUMBA_CPU_NAME", "ignored-here")
+    environment = ahead._helper_environment()
+    assert environment["NUMBA_CACHE_DIR"] == "/a/cache"
+    assert "NUMBA_CPU_NAME" not in environment
+    assert environment["NUMBA_CPU_FEATURES"] == "+avx2"
+    assert environment[ahead.ENVIRONMENT_VARIABLE] == "0"  # no helper of its own
