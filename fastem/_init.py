@@ -250,7 +250,7 @@ def initial_stats(source, family, n_components, init_params, rng):
     covariance_type = family.moments_type
     if init_params == "kmeans":
         # The E-step below and the EM after it run another tree of kernels than k-means.
-        with compile_ahead(compile_estep, family, X.dtype, source.n_features):
+        with compile_ahead(compile_estep, family, X.dtype, source.n_features, n_components):
             centres = kmeans(source, n_components, rng)
         stats = source.estep(family, family.identity_params(centres), MODE_HARD)
     elif init_params == "k-means++":
@@ -264,14 +264,15 @@ def initial_stats(source, family, n_components, init_params, rng):
     return stats
 
 
-def compile_estep(family, dtype, n_features):
+def compile_estep(family, dtype, n_features, n_components):
     """One E-step and M-step of ``family`` on a few random rows of ``dtype``: they
     compile (or load) the kernels of every E-step and M-step of that family on such
     data.  ``initial_stats`` runs it in a helper process while k-means compiles its
-    own kernels (``compile_ahead``)."""
-    rows = np.random.RandomState(0).standard_normal((64, n_features)).astype(dtype)
-    source = ArraySource(rows)
-    family.m_step(source.estep(family, family.identity_params(rows[:2].astype(np.float64)), MODE_SOFT))
+    own kernels (``compile_ahead``).  (The sizes do not change the kernels; the
+    family's own arrays, a prior's or held parameters, fix n_features and n_components.)"""
+    rows = np.random.RandomState(0).standard_normal((max(64, 2 * n_components), n_features)).astype(dtype)
+    params = family.identity_params(rows[:n_components].astype(np.float64))
+    family.m_step(ArraySource(rows).estep(family, params, MODE_SOFT))
 
 
 # -- splitting start ----------------------------------------------------------------------

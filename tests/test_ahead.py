@@ -116,7 +116,7 @@ def test_compile_estep_reaches_every_kernel_of_a_fit_without_kmeans(covariance_t
     dtype (started without k-means, whose kernels the helper leaves alone) needs no
     signature it has not compiled."""
     X, _ = make_problem(0, 600, 3, 3, "diag" if covariance_type == "spherical" else "full", dtype)
-    compile_estep(GaussianFamily(covariance_type, reg_covar=1e-6), X.dtype, X.shape[1])
+    compile_estep(GaussianFamily(covariance_type, reg_covar=1e-6), X.dtype, X.shape[1], 3)
     before = _signatures()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
