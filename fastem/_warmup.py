@@ -287,10 +287,12 @@ def run_step(index, profile=False):
 
 def _worker_started():
     """A warm-up worker process: its own header said what is compiling, so the
-    first-run notice stays quiet."""
-    from ._kernels import notice
+    first-run notice stays quiet; and it starts no compile helper (``ahead``), as
+    the workers keep every CPU busy already."""
+    from ._kernels import ahead, notice
 
     notice.silence()
+    os.environ[ahead.ENVIRONMENT_VARIABLE] = "0"
 
 
 class _InProcess:

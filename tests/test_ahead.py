@@ -142,3 +142,17 @@ def test_the_helper_gets_this_process_numba_settings(monkeypatch):
     assert "NUMBA_CPU_NAME" not in environment
     assert environment["NUMBA_CPU_FEATURES"] == "+avx2"
     assert environment[ahead.ENVIRONMENT_VARIABLE] == "0"  # no helper of its own
+
+
+def test_warmup_workers_start_no_helper(monkeypatch):
+    """``warmup --jobs N`` runs a worker per CPU: a helper per worker would only
+    crowd them."""
+    from fastem import _warmup
+    from fastem._kernels import notice
+
+    monkeypatch.setattr(notice, "_told", notice._told)  # the worker set-up silences the notice
+    monkeypatch.setenv(ahead.ENVIRONMENT_VARIABLE, "1")
+    monkeypatch.setattr(ahead, "usable_cpus", lambda: 2)
+    assert ahead.enabled()
+    _warmup._worker_started()
+    assert not ahead.enabled()
