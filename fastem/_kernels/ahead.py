@@ -11,7 +11,8 @@ for the helper; the next step then loads those kernels instead of compiling them
 
 No helper starts when the block compiles nothing (the cache is warm), when this
 process may use only one CPU, under ``NUMBA_DISABLE_JIT``, in a frozen application,
-or when the environment variable ``FASTEM_COMPILE_AHEAD`` is ``0``.  The helper
+or when the environment variable ``FASTEM_COMPILE_AHEAD`` is ``0`` (as in ``warmup``'s
+worker processes).  The helper
 changes no result: it compiles the same code this process would.  A helper that
 fails costs only the wait, as this process then compiles what it did not cache.
 """
@@ -28,8 +29,9 @@ from numba.core import config, event
 ENVIRONMENT_VARIABLE = "FASTEM_COMPILE_AHEAD"
 
 # The longest the end of a block waits for its helper, in seconds; a helper still
-# running then is stopped (it compiles for tens of seconds, so this means it hung).
-HELPER_TIMEOUT = 300
+# running then is stopped (it compiles for tens of seconds on a 2-core machine, so
+# this leaves room for one ten times slower, and means that it hung).
+HELPER_TIMEOUT = 600
 
 # The folder this copy of fastem was imported from: the helper imports the same copy.
 _FASTEM_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
