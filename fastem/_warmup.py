@@ -22,7 +22,7 @@ from functools import partial
 
 import numpy as np
 
-from ._kernels.ahead import usable_cpus
+from ._kernels import ahead
 
 # Tiny data: big enough for every code path (several chunks' worth of tiles is not
 # needed; the signatures do not depend on the size).
@@ -289,7 +289,7 @@ def _worker_started():
     """A warm-up worker process: its own header said what is compiling, so the
     first-run notice stays quiet; and it starts no compile helper (``ahead``), as
     the workers keep every CPU busy already."""
-    from ._kernels import ahead, notice
+    from ._kernels import notice
 
     notice.silence()
     os.environ[ahead.ENVIRONMENT_VARIABLE] = "0"
@@ -445,5 +445,5 @@ def command(args):
         raise SystemExit("fastem warmup: --profile must be at least 0.")
     if args.jobs is not None and args.jobs < 1:
         raise SystemExit("fastem warmup: --jobs must be at least 1.")
-    jobs = min(usable_cpus(), len(STEPS)) if args.jobs is None else args.jobs
+    jobs = min(ahead.usable_cpus(), len(STEPS)) if args.jobs is None else args.jobs
     return run(budget=args.budget, profile=args.profile, jobs=jobs)

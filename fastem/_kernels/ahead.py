@@ -26,6 +26,8 @@ from contextlib import contextmanager
 
 from numba.core import config, event
 
+from .notice import is_fastem_kernel
+
 ENVIRONMENT_VARIABLE = "FASTEM_COMPILE_AHEAD"
 
 # The longest the end of a block waits for its helper, in seconds; a helper still
@@ -127,10 +129,7 @@ class _StartOnFirstCompile(event.Listener):
 
     def on_start(self, ev):
         global _armed
-        if _armed is None:
-            return
-        module = getattr(ev.data["dispatcher"].py_func, "__module__", "") or ""
-        if not module.startswith("fastem."):
+        if _armed is None or not is_fastem_kernel(ev):
             return
         with _lock:
             helper, _armed = _armed, None
@@ -166,29 +165,25 @@ def compile_ahead(job, *args):
             with _lock:
                 if _armed is None:  # one block at a time (another thread may hold one)
                     helper = _armed = _Helper(payload)
+    failed = True
     try:
         yield
-    except BaseException:
+        failed = False
+    finally:
         if helper is not None:
-            _disarm(helper)
-            helper.stop()
-        raise
-    if helper is not None:
-        _disarm(helper)
-        helper.wait()
-
-
-def _disarm(helper):
-    global _armed
-    with _lock:
-        if _armed is helper:
-            _armed = None
+            with _lock:  # no later compile may start it now
+                if _armed is helper:
+                    _armed = None
+            if failed:
+                helper.stop()
+            else:
+                helper.wait()
 
 
 def run_helper():
     """The helper's main: read ``(job, args)`` from standard input and run it."""
-    from . import notice
+    from .notice import silence
 
-    notice.silence()  # the parent has said that it compiles
+    silence()  # the parent has said that it compiles
     job, args = pickle.load(sys.stdin.buffer)
     job(*args)

@@ -23,13 +23,18 @@ _lock = threading.Lock()
 _told = False
 
 
+def is_fastem_kernel(ev):
+    """Whether a ``numba:compile`` event compiles one of fastem's kernels."""
+    module = getattr(ev.data["dispatcher"].py_func, "__module__", "") or ""
+    return module.startswith("fastem.")
+
+
 class _CompileNotice(event.Listener):
     def on_start(self, ev):
         global _told
         if _told:
             return
-        module = getattr(ev.data["dispatcher"].py_func, "__module__", "") or ""
-        if not module.startswith("fastem."):
+        if not is_fastem_kernel(ev):
             return
         with _lock:
             if _told:
