@@ -133,3 +133,23 @@ def test_a_compiled_only_kernel_refuses_a_call_from_python():
     assert isinstance(outer_moments.outer_buffers, CompiledOnly)
     with pytest.raises(TypeError, match=r"fastem\._kernels\.outer_moments\.outer_buffers is a kernel for compiled"):
         outer_moments.outer_buffers(4, np.ones((3, 4)))
+
+
+# NumPy's constructors, each compiled as a function of its own per signature in compiled
+# code; kernels allocate with ``fastem._kernels.arrays`` instead.
+NUMPY_CONSTRUCTORS = {"empty", "zeros", "ones", "full", "arange", "empty_like", "zeros_like", "ones_like", "full_like"}
+
+
+def test_kernels_allocate_without_numpy_constructors():
+    found = []
+    for path in sorted((PACKAGE_DIR / "_kernels").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and any(
+                _decorator_name(d) in COMPILED_DECORATORS for d in node.decorator_list
+            ):
+                for call in ast.walk(node):
+                    function = getattr(call, "func", None)
+                    if (isinstance(function, ast.Attribute) and function.attr in NUMPY_CONSTRUCTORS
+                            and isinstance(function.value, ast.Name) and function.value.id == "np"):
+                        found.append(f"{path.name}:{call.lineno} {node.name} calls np.{function.attr}")
+    assert found == [], "\n".join(found)

@@ -26,6 +26,7 @@ colptr, column_rows : the tiles' columns (``tile_columns``), or empty arrays whe
 import numpy as np
 
 from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel, read_only
+from .arrays import arange, empty, zeros
 from .threads import n_chunks_of, spread, sum_in_chunk_order
 from .pattern_product import add_pattern_product
 from .target import VECTOR_BYTES
@@ -181,19 +182,19 @@ def _range_stats(
     n_features = part_sx.shape[1]
     tile_rows = TILE_ROWS
     by_columns = colptr.shape[0] > 0
-    sums = np.zeros((n_features + 1, n_components))  # sx transposed, then nk
-    resp = np.empty((tile_rows, n_components))
-    n_nonzero = np.empty(tile_rows, dtype=np.int64)
+    sums = zeros((n_features + 1, n_components), np.float64)  # sx transposed, then nk
+    resp = empty((tile_rows, n_components), np.float64)
+    n_nonzero = empty(tile_rows, np.int64)
     # Soft and sampled weights are formed for the whole tile, components by rows
     # (``tile_weights``), and turned back into rows for the moments, both by
     # ``copy_rows``' register blocks (leftovers value by value): ``transpose_tile``'s
     # kernels for narrow widths would add a third to this kernel's compile time.
-    logp_t = np.empty((n_components, tile_rows))
-    positions = np.arange(max(tile_rows, n_components))
+    logp_t = empty((n_components, tile_rows), np.float64)
+    positions = arange(max(tile_rows, n_components))
     weights_t, top, total, log_prob, row_work, ones = tile_weight_buffers(n_components, tile_rows, logp_t)
-    w = np.empty(tile_rows)
-    drawn_nk = np.zeros(n_components)  # (nk comes from the moments' last row)
-    state = np.empty(1, dtype=np.uint64)
+    w = empty(tile_rows, np.float64)
+    drawn_nk = zeros(n_components, np.float64)  # (nk comes from the moments' last row)
+    state = empty(1, np.uint64)
     n_rows = indptr.shape[0] - 1
     for c in range(lo, hi):
         start, stop = chunk_bounds(first_chunk + c, n_rows)
@@ -300,7 +301,7 @@ def _posterior_range(
     want_log_prob = out_log_prob.shape[0] > 0
     want_label = out_label.shape[0] > 0
     want_weighted = out_weighted_log_prob.shape[0] > 0
-    tile = np.empty((TILE_ROWS, n_components))
+    tile = empty((TILE_ROWS, n_components), np.float64)
     for c in range(lo, hi):
         start, stop = chunk_bounds(c, n_rows)
         for tile_start in range(start, stop, TILE_ROWS):

@@ -14,13 +14,13 @@ REGISTER_FEATURES.  ``log_prob_t_loops`` computes the same by plain loops: the t
 reference.
 """
 
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .arrays import empty
 from .target import VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import Vectors, as_index
 
@@ -157,10 +157,10 @@ def log_prob_t_loops(xt, means, factors, log_norm, logp_t):
     rounding, the same result; any n."""
     n_padded, n_rows = xt.shape
     dtype = xt.dtype
-    centred = np.empty((n_padded, n_rows), dtype=dtype)
-    y = np.empty(n_rows, dtype=dtype)
-    s = np.empty(n_rows, dtype=dtype)
-    norm = np.empty(1, dtype=dtype)
+    centred = empty((n_padded, n_rows), dtype)
+    y = empty(n_rows, dtype)
+    s = empty(n_rows, dtype)
+    norm = empty(1, dtype)
     for k in range(means.shape[0]):
         for j in range(n_padded):
             m = means[k, j]

@@ -29,6 +29,7 @@ import numpy as np
 from numba.extending import overload
 
 from ._jit import CHUNK_ROWS, chunk_bounds, kernel
+from .arrays import arange, empty, full, zeros
 from .gaussian_diag import listed_moments
 from .nearest_scores import BLOCK_ROWS, tile_scores
 from .transpose import copy_rows
@@ -68,14 +69,14 @@ def centred_components(X, means, log_norm):
     n_components, n_features = means.shape
     dtype = X.dtype
     padded = n_features + (-n_features) % 4
-    origin = np.zeros(padded, dtype=dtype)
+    origin = zeros(padded, dtype)
     for d in range(n_features):
         total = 0.0
         for k in range(n_components):
             total += means[k, d]
         origin[d] = total / n_components
-    centres = np.zeros((n_components + (n_components & 1), padded), dtype=dtype)
-    bias = np.full(n_components + (n_components & 1), -np.inf)
+    centres = zeros((n_components + (n_components & 1), padded), dtype)
+    bias = full(n_components + (n_components & 1), -np.inf, np.float64)
     top = log_norm[0]  # the largest log_norm (a loop: ndarray.max compiles two library kernels)
     for k in range(1, n_components):
         top = max(top, log_norm[k])
@@ -184,11 +185,11 @@ def scorer_of(X, means, log_norm):
     n_rows = NEAREST_TILE_ROWS
     return (
         origin, centres, bias, largest_bias, largest_norm, centres.astype(np.float32), bias.astype(np.float32),
-        np.zeros((centres.shape[1], n_rows), dtype=np.float32),  # the tile; padding features stay 0
-        np.empty(n_rows, dtype=np.float32), np.empty(n_rows, dtype=np.float32),  # best and second scores
-        np.empty(n_rows, dtype=np.int32), np.empty(n_rows), np.empty(means.shape[1], dtype=X.dtype),
-        np.arange(n_rows),  # the tile's row positions, for copy_rows
-        np.empty((means.shape[1] if X.itemsize > 4 else 0, n_rows), dtype=X.dtype),  # wider data's tile
+        zeros((centres.shape[1], n_rows), np.float32),  # the tile; padding features stay 0
+        empty(n_rows, np.float32), empty(n_rows, np.float32),  # best and second scores
+        empty(n_rows, np.int32), empty(n_rows, np.float64), empty(means.shape[1], X.dtype),
+        arange(n_rows),  # the tile's row positions, for copy_rows
+        empty((means.shape[1] if X.itemsize > 4 else 0, n_rows), X.dtype),  # wider data's tile
     )
 
 
@@ -239,10 +240,10 @@ def range_stats(
     scorer = scorer_of(X, means, log_norm)
     n_rows = NEAREST_TILE_ROWS
     # Each row's component and weight, for the moments of the whole chunk at its end.
-    chunk_labels = np.empty(min(CHUNK_ROWS, X.shape[0]), dtype=np.int64)
-    chunk_weights = np.empty(chunk_labels.shape[0])
-    ends = np.empty(n_components + 1, dtype=np.int64)
-    work = np.empty((2, n_features))  # float64 sums, as k-means always had
+    chunk_labels = empty(min(CHUNK_ROWS, X.shape[0]), np.int64)
+    chunk_weights = empty(chunk_labels.shape[0], np.float64)
+    ends = empty(n_components + 1, np.int64)
+    work = empty((2, n_features), np.float64)  # float64 sums, as k-means always had
     for c in range(lo, hi):
         start, stop = chunk_bounds(first_chunk + c, X.shape[0])
         n_chunk = stop - start
@@ -278,8 +279,8 @@ def range_stats(
         for k in range(n_components):
             ends[k + 1] += ends[k]
         fill = ends[:n_components].copy()
-        grouped = np.empty(ends[n_components], dtype=np.int64)
-        grouped_weights = np.empty(ends[n_components])
+        grouped = empty(ends[n_components], np.int64)
+        grouped_weights = empty(ends[n_components], np.float64)
         for r in range(n_chunk):
             k = chunk_labels[r]
             if k >= 0:

@@ -28,6 +28,7 @@ from numba.extending import overload
 
 from . import full_log_prob, gaussian_diag
 from ._jit import CHUNK_ROWS, MODE_HARD, MODE_SAMPLE, chunk_bounds, kernel
+from .arrays import empty, zeros
 from .outer_moments import deferred_moments, outer_buffers
 from .target import REGISTER_KERNELS, VECTOR_BYTES
 from .transpose import block_lanes, copy_rows, transpose_tile
@@ -372,7 +373,7 @@ def gather_columns(X, start, rows, mean, resp, xc, wx):
     and weighted feature by feature, along the columns."""
     n_rows = rows.shape[0]
     copy_rows(X, start, rows, xc, X.shape[1])
-    w = np.empty(n_rows, dtype=resp.dtype)
+    w = empty(n_rows, resp.dtype)
     for c in range(n_rows):
         w[c] = resp[rows[c]]
     for d in range(X.shape[1]):
@@ -469,8 +470,8 @@ def tile_buffers(X, means, n_rows):
     which the moments take as zero), and the (5, n_rows) rows of ``log_prob_t``; all
     in X's dtype."""
     n_features = means.shape[1]  # padded for full covariances
-    xt = np.zeros((n_features, n_rows), dtype=X.dtype)
-    return xt, np.zeros_like(xt), np.empty((5, n_rows), dtype=X.dtype)
+    xt = zeros((n_features, n_rows), X.dtype)
+    return xt, zeros(xt.shape, X.dtype), empty((5, n_rows), X.dtype)
 
 
 @kernel(entry=True)
@@ -492,30 +493,30 @@ def range_stats(
     chunk_rows = min(CHUNK_ROWS, n_data_rows)
     n_rows = tile_rows(factors, X)
     xt, xc, ys = tile_buffers(X, means, n_rows)
-    wx = np.zeros_like(xc)  # its padding features are never written: they stay 0
-    logp_t = np.empty((n_components, n_rows), dtype=dtype)
+    wx = zeros(xc.shape, dtype)  # its padding features are never written: they stay 0
+    logp_t = empty((n_components, n_rows), dtype)
     weights_t, top, total, log_prob, row, ones = tile_weight_buffers(n_components, n_rows, X)
-    w = np.empty(n_rows)
-    work = np.empty((2, n_features), dtype=dtype)  # listed_moments' part sums
+    w = empty(n_rows, np.float64)
+    work = empty((2, n_features), dtype)  # listed_moments' part sums
     # Full covariances of DEFERRED_FEATURES or more: sparse tiles' rows, listed per
     # component with their weights, whose moments are formed once for the whole chunk
     # (outer_moments.deferred_moments).
     defer = factors.ndim == 3 and part_sx.shape[2] >= DEFERRED_FEATURES
     n_deferred_rows = chunk_rows if defer else 0
-    deferred_rows = np.empty((n_components, n_deferred_rows), dtype=np.int32)
-    deferred_weights = np.empty((n_components, n_deferred_rows), dtype=dtype)
-    n_deferred = np.zeros(n_components, dtype=np.int64)
+    deferred_rows = empty((n_components, n_deferred_rows), np.int32)
+    deferred_weights = empty((n_components, n_deferred_rows), dtype)
+    n_deferred = zeros(n_components, np.int64)
     rows_x, rows_w, part, outer_sx = outer_buffers(part_sx.shape[2] if defer else 0, X)
-    rows = np.empty(max(n_rows, chunk_rows), dtype=np.int64)  # gathered_moments' rows
+    rows = empty(max(n_rows, chunk_rows), np.int64)  # gathered_moments' rows
     # Diagonal covariances: each component's rows with weight, and their weights, listed
     # for the whole chunk (gaussian_diag.listed_moments).
     n_listed_rows = chunk_rows if factors.ndim == 2 else 0
-    listed = np.empty((n_components, n_listed_rows), dtype=np.int32)
-    listed_weights = np.empty((n_components, n_listed_rows), dtype=dtype)
-    n_listed = np.zeros(n_components, dtype=np.int64)
-    row_counts = np.empty(n_rows, dtype=np.int32)
-    row_labels = np.empty(n_rows, dtype=np.int32)
-    state = np.empty(1, dtype=np.uint64)
+    listed = empty((n_components, n_listed_rows), np.int32)
+    listed_weights = empty((n_components, n_listed_rows), dtype)
+    n_listed = zeros(n_components, np.int64)
+    row_counts = empty(n_rows, np.int32)
+    row_labels = empty(n_rows, np.int32)
+    state = empty(1, np.uint64)
     for c in range(lo, hi):
         start, stop = chunk_bounds(first_chunk + c, n_data_rows)
         state[0] = stream_start(seed, first_row + start)
@@ -607,7 +608,7 @@ def posterior_range(X, means, factors, log_norm, lo, hi, out_resp, out_log_prob,
     dtype = X.dtype
     n_rows = tile_rows(factors, X)
     xt, xc, ys = tile_buffers(X, means, n_rows)
-    logp_t = np.empty((n_components, n_rows), dtype=dtype)
+    logp_t = empty((n_components, n_rows), dtype)
     weights_t, top, total, log_prob, row, ones = tile_weight_buffers(n_components, n_rows, X)
     for c in range(lo, hi):
         start, stop = chunk_bounds(c, X.shape[0])

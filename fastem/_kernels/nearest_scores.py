@@ -21,6 +21,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .arrays import empty
 from .target import REGISTER_KERNELS, VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import INT32, Vectors, as_index
 
@@ -157,7 +158,7 @@ def tile_scores_loops(xt, centres, bias, best, second, label):
     best[:] = -np.inf
     second[:] = -np.inf
     label[:] = 0
-    score = np.empty(n_rows, dtype=np.float32)
+    score = empty(n_rows, np.float32)
     for k in range(bias.shape[0]):
         score[:] = bias[k]
         for d in range(n_features):

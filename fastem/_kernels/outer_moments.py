@@ -12,13 +12,13 @@ same sums by plain loops (the tests' reference, and the path where the register
 kernels are not used: ``target.REGISTER_KERNELS``).
 """
 
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .arrays import zeros
 from .target import REGISTER_KERNELS, VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import INT32, Vectors, as_index
 
@@ -137,8 +137,8 @@ def outer_buffers(n_features, X):
     lanes = VECTOR_BYTES // X.itemsize
     width = n_features + (-n_features) % J_ROWS
     width = width + (-width) % lanes
-    rows_x = np.zeros((BUFFER_ROWS, width), dtype=X.dtype)
-    return rows_x, np.zeros_like(rows_x), np.zeros((width, width), dtype=X.dtype), np.zeros(width, dtype=X.dtype)
+    rows_x = zeros((BUFFER_ROWS, width), X.dtype)
+    return rows_x, zeros(rows_x.shape, X.dtype), zeros((width, width), X.dtype), zeros(width, X.dtype)
 
 
 @kernel()

@@ -15,13 +15,13 @@ so that no single chain waits on the adder's latency), combined pairwise and the
 added to the output.
 """
 
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .arrays import empty, zeros
 from .target import REGISTER_KERNELS, VECTOR_BYTES, VECTOR_REGISTERS
 from .vector_ir import INDEX, Vectors, as_index
 
@@ -175,7 +175,7 @@ def add_pattern_product_registers(dst, indptr, indices, row_start, row_stop, src
     # A block narrower than the columns is read from a packed copy of src: src's rows
     # lie K values apart, and rows a power of two apart share few cache sets.
     packed = width > vectors * lanes and n_src * VECTOR_BYTES <= SRC_BLOCK_BYTES
-    buffer = np.empty(n_src * (vectors * lanes + lanes) if packed else 0, dtype=src.dtype)
+    buffer = empty(n_src * (vectors * lanes + lanes) if packed else 0, src.dtype)
     stop_column = column + width
     while column < stop_column:
         part = block_width(stop_column, column, vectors * lanes, lanes)
@@ -206,7 +206,7 @@ def add_pattern_product_loops(dst, indptr, indices, row_start, row_stop, src, co
     are compiled without reassociation, which would let LLVM reorder them (Numba puts a
     kernel's fast-math flags on its intrinsics' instructions too): with it, columns
     summed here and the same columns summed in registers differed in the last bit."""
-    zero = np.zeros(1, dtype=dst.dtype)[0]
+    zero = zeros(1, dst.dtype)[0]
     for row in range(row_start, row_stop):
         start = indptr[row]
         stop = indptr[row + 1]

@@ -19,6 +19,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._jit import kernel
+from .arrays import arange, empty
 from .target import REGISTER_KERNELS, VECTOR_BYTES
 
 # Bytes of one block row: one vector register of the compile target.
@@ -118,7 +119,7 @@ def transpose_tile(X, start, stop, xt):
         return
     blocked_rows = n_rows - n_rows % lanes
     blocked_features = n_features - n_features % lanes
-    copy_rows(X, start, np.arange(blocked_rows), xt, blocked_features)
+    copy_rows(X, start, arange(blocked_rows), xt, blocked_features)
     # The leftover features in groups of 8 rows (an unrolled, constant trip count),
     # not by copy_rows' own leftover loop.
     for i0 in range(0, blocked_rows, 8):
@@ -231,7 +232,7 @@ def copy_rows(X, start, rows, xt, n_features):
     blocked_features = n_features - n_features % lanes
     flat_x = X.reshape(-1)
     flat_xt = xt.reshape(-1)
-    offsets = np.empty(lanes, dtype=np.int64)
+    offsets = empty(lanes, np.int64)
     for c0 in range(0, n_grouped, lanes):
         for q in range(lanes):
             offsets[q] = (start + rows[c0 + q]) * X.shape[1]

@@ -15,6 +15,7 @@ from numba import types
 from numba.extending import intrinsic, overload
 
 from ._jit import MODE_HARD, MODE_SAMPLE, add_in_order, kernel
+from .arrays import empty, full
 
 # A component whose weighted log-density is this far below a row's best has a
 # posterior below 2**-53 (half an ulp of the best term's 1.0): its exp is skipped and its
@@ -269,12 +270,12 @@ def tile_weight_buffers(n_components, n_rows, X):
     float64."""
     dtype = X.dtype
     return (
-        np.empty((n_components, n_rows), dtype=dtype),
-        np.empty(n_rows, dtype=dtype),
-        np.empty(n_rows, dtype=dtype),
-        np.empty(n_rows),
-        np.empty(n_components),
-        np.ones(n_rows),
+        empty((n_components, n_rows), dtype),
+        empty(n_rows, dtype),
+        empty(n_rows, dtype),
+        empty(n_rows, np.float64),
+        empty(n_components, np.float64),
+        full(n_rows, 1.0, np.float64),
     )
 
 

@@ -9,6 +9,7 @@ score all components at one triangular product per row.
 import numpy as np
 
 from ._jit import chunk_bounds, kernel, read_only
+from .arrays import zeros
 from .threads import sum_in_chunk_order
 
 
@@ -43,10 +44,10 @@ TILE_ROWS = 64
 def _whiten_range(X, sample_weight, centre, lower, first_chunk, lo, hi, out_rows, part_totals, part_prints,
                   part_scatter):
     n_rows, n_features = X.shape
-    centred_t = np.zeros((n_features, TILE_ROWS))
-    white_t = np.zeros((n_features, TILE_ROWS))
-    weighted_t = np.zeros((n_features, TILE_ROWS))
-    w = np.zeros(TILE_ROWS)
+    centred_t = zeros((n_features, TILE_ROWS), np.float64)
+    white_t = zeros((n_features, TILE_ROWS), np.float64)
+    weighted_t = zeros((n_features, TILE_ROWS), np.float64)
+    w = zeros(TILE_ROWS, np.float64)
     for c in range(lo, hi):
         start, stop = chunk_bounds(first_chunk + c, n_rows)
         scatter = part_scatter[c]
