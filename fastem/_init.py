@@ -250,8 +250,13 @@ def initial_stats(source, family, n_components, init_params, rng):
     covariance_type = family.moments_type
     if init_params == "kmeans":
         # The E-step below and the EM after it run another tree of kernels than k-means.
-        with compile_ahead(compile_estep, family, X.dtype, source.n_features, n_components):
+        with compile_ahead(compile_estep, family, X.dtype, source.n_features, n_components) as helper:
             centres = kmeans(source, n_components, rng)
+            if helper.started:
+                # The helper compiles the E-step's kernels, then the M-step's; this
+                # process, done with k-means, compiles the M-step's meanwhile.
+                unit = family.identity_params(centres).covariances
+                family.precisions_cholesky_from_covariances(unit)
         stats = source.estep(family, family.identity_params(centres), MODE_HARD)
     elif init_params == "k-means++":
         stats = _point_stats(X, kmeans_plusplus(X, n_components, rng, weights, source.n_threads), covariance_type)

@@ -34,8 +34,9 @@ from fastem._kernels.gaussian_nearest import unit_factors
 job, *args = sys.argv[1:]
 raised = None
 try:
-    with ahead.compile_ahead(getattr(_ahead_jobs, job), *args):
+    with ahead.compile_ahead(getattr(_ahead_jobs, job), *args) as helper:
         unit_factors(np.ones((1, 1)))
+        print("started" if helper.started else "not started")
         if job == "record_pid_and_sleep":  # fail once the helper runs its job
             while not os.path.exists(args[0]):
                 time.sleep(0.05)
@@ -63,21 +64,21 @@ def _run_block(tmp_path, job, *args, enabled=True):
 @needs_two_cpus
 def test_a_block_that_compiles_runs_the_job_in_a_helper_and_waits_for_it(tmp_path):
     marker = tmp_path / "ran"
-    assert _run_block(tmp_path, "touch", str(marker)) == ["returned"]
+    assert _run_block(tmp_path, "touch", str(marker)) == ["started", "returned"]
     assert marker.exists()  # the block's end waited for the helper
 
 
 def test_no_helper_where_it_is_switched_off(tmp_path):
     marker = tmp_path / "ran"
-    assert _run_block(tmp_path, "touch", str(marker), enabled=False) == ["returned"]
+    assert _run_block(tmp_path, "touch", str(marker), enabled=False) == ["not started", "returned"]
     assert not marker.exists()
 
 
 def test_no_helper_for_a_block_that_compiles_nothing(tmp_path):
     marker = tmp_path / "ran"
-    with ahead.compile_ahead(os.mkdir, str(marker)):
+    with ahead.compile_ahead(os.mkdir, str(marker)) as helper:
         pass
-    assert not marker.exists()
+    assert not helper.started and not marker.exists()
     assert ahead._armed is None
 
 
@@ -85,22 +86,60 @@ def test_no_helper_for_a_block_that_compiles_nothing(tmp_path):
 def test_the_helper_compiles_into_the_cache_this_process_loads_from(tmp_path):
     # The block compiled float64 factors; the helper float32 ones, which this process loads.
     assert _run_block(tmp_path, "compile_unit_factors_float32") == [
-        "returned", "[('float32', 1)]", "[('float64', 1)]",
+        "started", "returned", "[('float32', 1)]", "[('float64', 1)]",
     ]
 
 
 @needs_two_cpus
 def test_a_failing_helper_changes_nothing(tmp_path):
-    assert _run_block(tmp_path, "fail") == ["returned"]
+    assert _run_block(tmp_path, "fail") == ["started", "returned"]
 
 
 @needs_two_cpus
 @pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="checks a POSIX process id")
 def test_an_exception_in_the_block_stops_the_helper(tmp_path):
     pid_file = tmp_path / "pid"
-    assert _run_block(tmp_path, "record_pid_and_sleep", str(pid_file), "600") == ["raised"]
+    assert _run_block(tmp_path, "record_pid_and_sleep", str(pid_file), "600") == ["started", "raised"]
     with pytest.raises(ProcessLookupError):  # stopped, and reaped: no such process now
         os.kill(int(pid_file.read_text()), 0)
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_a_kmeans_start_takes_the_m_step_kernels_while_its_helper_runs(monkeypatch, started):
+    """The helper reaches the M-step's kernels last; a process done with its k-means
+    compiles them meanwhile (factors of unit covariances), inside the block, and only
+    where a helper has started."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from fastem import _init
+
+    inside = []
+
+    @contextmanager
+    def fake_compile_ahead(job, *args):
+        inside.append(True)
+        yield SimpleNamespace(started=started)
+        inside.append(False)
+
+    calls = []
+    original = GaussianFamily.precisions_cholesky_from_covariances
+
+    def spy(self, covariances):
+        calls.append((inside[-1] if inside else False, np.array(covariances)))
+        return original(self, covariances)
+
+    monkeypatch.setattr(_init, "compile_ahead", fake_compile_ahead)
+    monkeypatch.setattr(GaussianFamily, "precisions_cholesky_from_covariances", spy)
+    X, _ = make_problem(0, 300, 3, 3, "full", np.float64)
+    GaussianMixture(3, covariance_type="full", max_iter=200, random_state=0).fit(X)
+    in_block = [covariances for during, covariances in calls if during]
+    if started:
+        assert len(in_block) == 1
+        np.testing.assert_array_equal(in_block[0], np.broadcast_to(np.eye(3), (3, 3, 3)))
+    else:
+        assert in_block == []
+    assert any(not during for during, _ in calls)  # the fit's own M-steps
 
 
 def _signatures():

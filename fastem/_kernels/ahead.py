@@ -89,6 +89,11 @@ class _Helper:
         self.payload = payload
         self.process = None
 
+    @property
+    def started(self):
+        """Whether the helper process was started (the block compiled a fastem kernel)."""
+        return self.process is not None
+
     def start(self):
         try:
             self.process = subprocess.Popen(
@@ -153,9 +158,14 @@ def compile_ahead(job, *args):
     Numba settings.  ``job`` should reach the kernels of the step that follows the
     block (one call on a few rows does), which then load from the disk cache.  An
     exception in the block stops the helper; one in the helper is ignored.
+
+    Yields the helper, whose ``started`` says whether it has started so far: a block
+    that is done with its own compiling early can then compile, meanwhile, what the
+    job reaches last.
     """
     global _armed
     helper = None
+    yielded = _Helper(None)  # what the block sees where no helper is armed: never started
     if enabled():
         try:
             payload = pickle.dumps((job, args))
@@ -164,10 +174,10 @@ def compile_ahead(job, *args):
         if payload is not None:
             with _lock:
                 if _armed is None:  # one block at a time (another thread may hold one)
-                    helper = _armed = _Helper(payload)
+                    helper = _armed = yielded = _Helper(payload)
     failed = True
     try:
-        yield
+        yield yielded
         failed = False
     finally:
         if helper is not None:
