@@ -15,6 +15,7 @@ from functools import partial
 
 import numpy as np
 
+from ._kernels import gaussian_tile
 from ._kernels._jit import MODE_HARD, MODE_SOFT, limit_threads
 from ._kernels.ahead import compile_ahead
 from ._kernels.seeding import squared_distances
@@ -250,11 +251,14 @@ def initial_stats(source, family, n_components, init_params, rng):
     covariance_type = family.moments_type
     if init_params == "kmeans":
         # The E-step below and the EM after it run another tree of kernels than k-means.
-        with compile_ahead(compile_estep, family, X.dtype, source.n_features, n_components) as helper:
+        # The helper compiles the E-step's tree from its front; this process first
+        # takes the kernels it reaches last, then compiles k-means.
+        late = partial(compile_late_kernels, family, X.dtype)
+        with compile_ahead(compile_estep, family, X.dtype, source.n_features, n_components, first=late) as helper:
             centres = kmeans(source, n_components, rng)
             if helper.started:
-                # The helper compiles the E-step's kernels, then the M-step's; this
-                # process, done with k-means, compiles the M-step's meanwhile.
+                # The helper compiles the M-step's kernels after the E-step's; this
+                # process, done with k-means, compiles them meanwhile.
                 unit = family.identity_params(centres).covariances
                 family.precisions_cholesky_from_covariances(unit)
         stats = source.estep(family, family.identity_params(centres), MODE_HARD)
@@ -278,6 +282,15 @@ def compile_estep(family, dtype, n_features, n_components):
     rows = np.random.RandomState(0).standard_normal((max(64, 2 * n_components), n_features)).astype(dtype)
     params = family.identity_params(rows[:n_components].astype(np.float64))
     family.m_step(ArraySource(rows).estep(family, params, MODE_SOFT))
+
+
+def compile_late_kernels(family, dtype):
+    """Compile (or load) the kernels that ``compile_estep``'s E-step reaches last, for
+    full covariances (``gaussian_tile.late_kernels``; the other types' E-step trees are
+    short enough for the helper alone)."""
+    if family.covariance_type == "full":
+        for kernel, signature in gaussian_tile.late_kernels(dtype):
+            kernel.compile(signature)
 
 
 # -- splitting start ----------------------------------------------------------------------

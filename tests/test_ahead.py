@@ -33,8 +33,9 @@ from fastem._kernels.gaussian_nearest import unit_factors
 
 job, *args = sys.argv[1:]
 raised = None
+first = (lambda: 1 / 0) if job == "fail" else (lambda: print("first"))  # runs when the helper starts
 try:
-    with ahead.compile_ahead(getattr(_ahead_jobs, job), *args) as helper:
+    with ahead.compile_ahead(getattr(_ahead_jobs, job), *args, first=first) as helper:
         unit_factors(np.ones((1, 1)))
         print("started" if helper.started else "not started")
         if job == "record_pid_and_sleep":  # fail once the helper runs its job
@@ -64,7 +65,7 @@ def _run_block(tmp_path, job, *args, enabled=True):
 @needs_two_cpus
 def test_a_block_that_compiles_runs_the_job_in_a_helper_and_waits_for_it(tmp_path):
     marker = tmp_path / "ran"
-    assert _run_block(tmp_path, "touch", str(marker)) == ["started", "returned"]
+    assert _run_block(tmp_path, "touch", str(marker)) == ["first", "started", "returned"]
     assert marker.exists()  # the block's end waited for the helper
 
 
@@ -86,12 +87,12 @@ def test_no_helper_for_a_block_that_compiles_nothing(tmp_path):
 def test_the_helper_compiles_into_the_cache_this_process_loads_from(tmp_path):
     # The block compiled float64 factors; the helper float32 ones, which this process loads.
     assert _run_block(tmp_path, "compile_unit_factors_float32") == [
-        "started", "returned", "[('float32', 1)]", "[('float64', 1)]",
+        "first", "started", "returned", "[('float32', 1)]", "[('float64', 1)]",
     ]
 
 
 @needs_two_cpus
-def test_a_failing_helper_changes_nothing(tmp_path):
+def test_a_failing_helper_or_first_changes_nothing(tmp_path):
     assert _run_block(tmp_path, "fail") == ["started", "returned"]
 
 
@@ -99,7 +100,7 @@ def test_a_failing_helper_changes_nothing(tmp_path):
 @pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="checks a POSIX process id")
 def test_an_exception_in_the_block_stops_the_helper(tmp_path):
     pid_file = tmp_path / "pid"
-    assert _run_block(tmp_path, "record_pid_and_sleep", str(pid_file), "600") == ["started", "raised"]
+    assert _run_block(tmp_path, "record_pid_and_sleep", str(pid_file), "600") == ["first", "started", "raised"]
     with pytest.raises(ProcessLookupError):  # stopped, and reaped: no such process now
         os.kill(int(pid_file.read_text()), 0)
 
@@ -117,7 +118,7 @@ def test_a_kmeans_start_takes_the_m_step_kernels_while_its_helper_runs(monkeypat
     inside = []
 
     @contextmanager
-    def fake_compile_ahead(job, *args):
+    def fake_compile_ahead(job, *args, first=None):
         inside.append(True)
         yield SimpleNamespace(started=started)
         inside.append(False)
@@ -165,6 +166,35 @@ def test_compile_estep_reaches_every_kernel_of_a_fit_without_kmeans(covariance_t
     new = sorted(f"{d.py_func.__module__}.{d.py_func.__qualname__}"
                  for key, (d, signatures) in after.items() if signatures - before.get(key, (d, set()))[1])
     assert new == []
+
+
+# The late kernels compiled first, then the E-step whose range_stats calls them.
+LATE_KERNELS = """
+import numpy as np
+from fastem._families.gaussian import GaussianFamily
+from fastem._init import compile_estep, compile_late_kernels
+from fastem._kernels import gaussian_tile
+
+family = GaussianFamily("full", reg_covar=1e-6)
+compile_late_kernels(family, np.float32)
+late = {kernel: set(kernel.signatures) for kernel, _ in gaussian_tile.late_kernels(np.float32)}
+compile_estep(family, np.dtype(np.float32), 2, 3)
+for kernel, signatures in late.items():
+    print(kernel.py_func.__name__, len(signatures), len(set(kernel.signatures) - signatures))
+"""
+
+
+def test_late_kernels_are_the_signatures_range_stats_compiles(tmp_path):
+    """What a first full-covariance fit compiles in its own process while the helper
+    compiles range_stats (float32 data: the types in X's dtype and the float64 ones
+    differ).  A wrong type would leave range_stats compiling its own signature."""
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    result = subprocess.run([sys.executable, "-c", LATE_KERNELS], capture_output=True, text=True,
+                            env=environment, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "deferred_moments 1 0", "dense_moments_t 1 0", "gathered_moments 1 0", "tile_weights 1 0",
+    ]
 
 
 def test_the_helper_gets_this_process_numba_settings(monkeypatch):

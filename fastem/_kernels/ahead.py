@@ -85,8 +85,9 @@ def _helper_environment():
 class _Helper:
     """The process that runs ``job(*args)``, once started."""
 
-    def __init__(self, payload):
+    def __init__(self, payload, first=None):
         self.payload = payload
+        self.first = first
         self.process = None
 
     @property
@@ -106,6 +107,15 @@ class _Helper:
         # Written from a thread: a payload larger than the pipe's buffer would otherwise
         # hold this process until the helper has imported fastem and reads it.
         threading.Thread(target=self._send, daemon=True).start()
+
+    def run_first(self):
+        """Run ``first`` in this process (``compile_ahead``), once the helper runs."""
+        if self.first is None or not self.started:
+            return
+        try:
+            self.first()
+        except Exception:  # whatever it did not compile, the steps compile later, as before
+            pass
 
     def _send(self):
         try:
@@ -130,26 +140,36 @@ class _Helper:
 
 class _StartOnFirstCompile(event.Listener):
     """Start the armed helper when a fastem kernel starts compiling (in any thread:
-    a pass compiles in whichever of its threads calls a kernel first)."""
+    a pass compiles in whichever of its threads calls a kernel first), and run its
+    ``first`` where that compile is one that Python called: its kernel is then an
+    entry point, which no kernel of ``first`` calls (Numba would take such a call, of
+    a kernel whose compile is under way, for recursion)."""
+
+    def __init__(self):
+        self._open = threading.local()  # compiles under way in this thread
 
     def on_start(self, ev):
         global _armed
+        open_compiles = getattr(self._open, "count", 0)
+        self._open.count = open_compiles + 1
         if _armed is None or not is_fastem_kernel(ev):
             return
         with _lock:
             helper, _armed = _armed, None
         if helper is not None:
             helper.start()
+            if open_compiles == 0:
+                helper.run_first()
 
     def on_end(self, ev):
-        pass
+        self._open.count = max(0, getattr(self._open, "count", 0) - 1)
 
 
 event.register("numba:compile", _StartOnFirstCompile())  # once: a module is imported once
 
 
 @contextmanager
-def compile_ahead(job, *args):
+def compile_ahead(job, *args, first=None):
     """Run the enclosed step; if it compiles fastem kernels, run ``job(*args)`` in a
     helper process meanwhile, and wait for the helper at the end.
 
@@ -159,9 +179,12 @@ def compile_ahead(job, *args):
     block (one call on a few rows does), which then load from the disk cache.  An
     exception in the block stops the helper; one in the helper is ignored.
 
-    Yields the helper, whose ``started`` says whether it has started so far: a block
-    that is done with its own compiling early can then compile, meanwhile, what the
-    job reaches last.
+    ``first``, a function without arguments, runs in this process when the helper
+    starts, before the compile that started it goes on: it compiles kernels that the
+    job reaches last (the same signatures), so that the two processes share the job's
+    tree from both ends, where the block's own compiling is the shorter.  An exception
+    in it is ignored.  Yields the helper, whose ``started`` says whether it has started
+    so far: a block done with its own compiling can compile more of the job's meanwhile.
     """
     global _armed
     helper = None
@@ -174,7 +197,7 @@ def compile_ahead(job, *args):
         if payload is not None:
             with _lock:
                 if _armed is None:  # one block at a time (another thread may hold one)
-                    helper = _armed = yielded = _Helper(payload)
+                    helper = _armed = yielded = _Helper(payload, first)
     failed = True
     try:
         yield yielded

@@ -23,7 +23,9 @@ Soft weights are formed for the whole tile at once (sampled weights are drawn fr
 row by row); hard weights reuse the per-row code of ``weights``.
 """
 
+import numba
 import numpy as np
+from numba import types
 from numba.extending import overload
 
 from . import full_log_prob, gaussian_diag
@@ -597,6 +599,36 @@ def range_stats(
         part_totals[c, 0] = loglik
         part_totals[c, 1] = weight
         part_prints[c] = fingerprint
+
+
+def late_kernels(dtype):
+    """``(kernel, argument types)`` of the kernels that ``range_stats`` (full
+    covariances, X of ``dtype``) reaches last as Numba types it, in the reverse of
+    that order: the moments' and the soft weights' kernels.  ``ahead.compile_ahead``
+    compiles them in a first fit's own process, from the front of this list, while a
+    helper compiles ``range_stats`` from the front of its own (``_init``).  These are
+    the types ``range_stats`` passes (``test_ahead`` checks them): all arrays C-contiguous,
+    X read-only, the partials and the rows' weights float64.
+    """
+    element = numba.from_dtype(np.dtype(dtype))
+    data = types.Array(element, 2, "C", readonly=True)
+    vector, matrix = types.Array(element, 1, "C"), types.Array(element, 2, "C")
+    vector64, matrix64 = types.Array(types.float64, 1, "C"), types.Array(types.float64, 2, "C")
+    int64 = types.int64
+    return [
+        (deferred_moments, (
+            data, int64, vector, types.Array(types.int32, 1, "C"), vector, int64, matrix, matrix, matrix, vector,
+            vector64, matrix64,
+        )),
+        (dense_moments_t, (matrix, vector, vector, matrix, matrix, vector64, matrix64)),
+        (gathered_moments, (
+            data, int64, vector, vector, matrix, matrix, types.Array(int64, 1, "C"), vector64, matrix64,
+        )),
+        (tile_weights, (
+            types.float64, matrix, vector64, int64, int64, int64, types.Array(types.uint64, 1, "C"), vector, vector,
+            vector64, vector64, vector64, vector64, matrix,
+        )),
+    ]
 
 
 @kernel(entry=True)
