@@ -8,6 +8,8 @@ fastem kernel (the disk cache lacks it), a helper process starts and runs a smal
 that reaches the next step's kernels, so that Numba compiles them there, on another
 CPU, and writes them to the disk cache.  At the end of the block this process waits
 for the helper; the next step then loads those kernels instead of compiling them.
+Where the block's own compiling is the shorter, this process can take a share of the
+job's kernels too (``first``): those the job reaches last, compiled before the block's.
 
 No helper starts when the block compiles nothing (the cache is warm), when this
 process may use only one CPU, under ``NUMBA_DISABLE_JIT``, in a frozen application,
