@@ -285,9 +285,9 @@ def compile_estep(family, dtype, n_features, n_components):
 
 
 def compile_late_kernels(family, dtype):
-    """Compile (or load) the kernels that ``compile_estep``'s E-step reaches last, for
-    full covariances (``gaussian_tile.late_kernels``; the other types' E-step trees are
-    short enough for the helper alone)."""
+    """Compile (or load) the kernels that ``compile_estep``'s E-step reaches last
+    (``gaussian_tile.late_kernels``).  Listed for full covariances, the default, only:
+    with another type the helper compiles the whole E-step tree, as before."""
     if family.covariance_type == "full":
         for kernel, signature in gaussian_tile.late_kernels(dtype):
             kernel.compile(signature)
