@@ -105,6 +105,36 @@ def test_an_exception_in_the_block_stops_the_helper(tmp_path):
         os.kill(int(pid_file.read_text()), 0)
 
 
+@pytest.mark.parametrize("nested", [False, True])
+def test_first_runs_only_for_a_compile_that_python_called(monkeypatch, nested):
+    """``first`` compiles other kernels before the compile that started the helper goes
+    on; inside another compile (a callee's) it does not run: the callee could be one
+    of its own kernels, whose compile is under way."""
+    from types import SimpleNamespace
+
+    from fastem._kernels.gaussian_nearest import unit_factors
+
+    def event_of(py_func):
+        return SimpleNamespace(data={"dispatcher": SimpleNamespace(py_func=py_func)})
+
+    def not_fastem():
+        pass
+
+    ran = []
+    helper = ahead._Helper(b"", first=lambda: ran.append(True))
+    monkeypatch.setattr(helper, "start", lambda: setattr(helper, "process", "a process"))
+    monkeypatch.setattr(ahead, "_armed", helper)
+    listener = ahead._StartOnFirstCompile()
+    events = [event_of(not_fastem)] if nested else []
+    events.append(event_of(unit_factors.py_func))
+    for event in events:
+        listener.on_start(event)
+    for event in reversed(events):
+        listener.on_end(event)
+    assert helper.started and ahead._armed is None
+    assert ran == ([] if nested else [True])
+
+
 @pytest.mark.parametrize("started", [True, False])
 def test_a_kmeans_start_takes_the_m_step_kernels_while_its_helper_runs(monkeypatch, started):
     """The helper reaches the M-step's kernels last; a process done with its k-means
