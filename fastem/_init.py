@@ -255,13 +255,12 @@ def initial_stats(source, family, n_components, init_params, rng):
         # takes the kernels it reaches last, then compiles k-means.
         late = partial(compile_late_kernels, family, X.dtype)
         with compile_ahead(compile_estep, family, X.dtype, source.n_features, n_components, first=late) as helper:
-            centres = kmeans(source, n_components, rng)
+            start = family.identity_params(kmeans(source, n_components, rng))
             if helper.started:
                 # The helper compiles the M-step's kernels after the E-step's; this
                 # process, done with k-means, compiles them meanwhile.
-                unit = family.identity_params(centres).covariances
-                family.precisions_cholesky_from_covariances(unit)
-        stats = source.estep(family, family.identity_params(centres), MODE_HARD)
+                family.precisions_cholesky_from_covariances(start.covariances)
+        stats = source.estep(family, start, MODE_HARD)
     elif init_params == "k-means++":
         stats = _point_stats(X, kmeans_plusplus(X, n_components, rng, weights, source.n_threads), covariance_type)
     elif init_params == "random_from_data":

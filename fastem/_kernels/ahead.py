@@ -140,6 +140,9 @@ class _Helper:
             self.process.wait()
 
 
+_NO_HELPER = _Helper(None)  # what a block sees where no helper is armed: never started
+
+
 class _StartOnFirstCompile(event.Listener):
     """Start the armed helper when a fastem kernel starts compiling (in any thread:
     a pass compiles in whichever of its threads calls a kernel first), and run its
@@ -190,7 +193,6 @@ def compile_ahead(job, *args, first=None):
     """
     global _armed
     helper = None
-    yielded = _Helper(None)  # what the block sees where no helper is armed: never started
     if enabled():
         try:
             payload = pickle.dumps((job, args))
@@ -199,10 +201,10 @@ def compile_ahead(job, *args, first=None):
         if payload is not None:
             with _lock:
                 if _armed is None:  # one block at a time (another thread may hold one)
-                    helper = _armed = yielded = _Helper(payload, first)
+                    helper = _armed = _Helper(payload, first)
     failed = True
     try:
-        yield yielded
+        yield _NO_HELPER if helper is None else helper
         failed = False
     finally:
         if helper is not None:
