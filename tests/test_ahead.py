@@ -227,6 +227,53 @@ def test_late_kernels_are_the_signatures_range_stats_compiles(tmp_path):
     ]
 
 
+# The same for the one tree of a Bernoulli fit: the helper's kernels, then a fit.
+BERNOULLI_LATE_KERNELS = """
+import numpy as np
+from fastem import BernoulliMixture
+from fastem._kernels import bernoulli
+
+bernoulli.compile_late_kernels(np.int32)
+late = {kernel: set(kernel.signatures) for kernel, _ in bernoulli.late_kernels(np.int32)}
+X = np.random.RandomState(0).rand(300, 40) < 0.3  # indices int32
+BernoulliMixture(3, max_iter=2, random_state=0).fit(X)
+for kernel, signatures in late.items():
+    new = set(kernel.signatures) - signatures
+    print(kernel.py_func.__name__, len(signatures), *sorted(str(signature[2].dtype) for signature in new))
+"""
+
+
+def test_bernoulli_late_kernels_are_the_signatures_its_range_stats_compiles(tmp_path):
+    """What the helper of a first Bernoulli E-step compiles.  The fit adds only
+    add_pattern_product's signature for the rows' int32 indices (the log-densities',
+    which range_stats reaches first), not one for the tiles' uint8 column rows."""
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    environment[ahead.ENVIRONMENT_VARIABLE] = "0"  # no helper: this process compiles the tree
+    result = subprocess.run([sys.executable, "-c", BERNOULLI_LATE_KERNELS], capture_output=True, text=True,
+                            env=environment, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "tile_weights 1", "hard_row 1", "add_pattern_product 1 int32", "_scatter_row 1",
+    ]
+
+
+def test_a_first_bernoulli_estep_shares_its_tree_with_a_helper(monkeypatch):
+    """Only a process that has not run the Bernoulli tree arms a helper for it, with
+    the rows' index dtype."""
+    from types import SimpleNamespace
+
+    from fastem._kernels import bernoulli
+
+    armed = []
+    monkeypatch.setattr(bernoulli, "compile_ahead", lambda job, *args: armed.append((job, args)))
+    monkeypatch.setattr(bernoulli, "_range_stats", SimpleNamespace(overloads={}))
+    bernoulli.sharing_first_compile(np.int64)
+    assert armed == [(bernoulli.compile_late_kernels, (np.dtype(np.int64),))]
+    monkeypatch.setattr(bernoulli, "_range_stats", SimpleNamespace(overloads={"a signature": None}))
+    bernoulli.sharing_first_compile(np.int64)
+    assert len(armed) == 1
+
+
 def test_the_helper_gets_this_process_numba_settings(monkeypatch):
     """Numba reads its settings from the environment when imported; settings this
     process changed in code reach the helper too, so both use one disk cache."""

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._kernels._jit import MODE_SAMPLE, MODE_SOFT
-from .._kernels.bernoulli import accumulate_bernoulli, posterior_bernoulli
+from .._kernels.bernoulli import accumulate_bernoulli, posterior_bernoulli, sharing_first_compile
 from .._stats import BernoulliStats
 from .mixing import kernel_labels, log_weights, mixing_weights, weights_from_vector, weights_to_vector
 
@@ -65,11 +65,12 @@ class BernoulliFamily:
         sx_t = np.zeros((X.n_features, log_norm.shape[0]))
         weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
         labels = kernel_labels(known_labels, X.shape[0])
-        colptr, column_rows = X.tile_columns()
-        loglik, weight, fingerprint = accumulate_bernoulli(
-            X.indptr, X.indices, colptr, column_rows, weights, labels, table, log_norm, mode, seed, n_draws, first_row,
-            nk, sx_t,
-        )
+        with sharing_first_compile(X.indices.dtype):
+            colptr, column_rows = X.tile_columns()
+            loglik, weight, fingerprint = accumulate_bernoulli(
+                X.indptr, X.indices, colptr, column_rows, weights, labels, table, log_norm, mode, seed, n_draws,
+                first_row, nk, sx_t,
+            )
         return BernoulliStats(nk, np.ascontiguousarray(sx_t.T), loglik, weight, int(fingerprint))
 
     def posterior(self, X, params, resp=False, log_prob=False, label=False, weighted_log_prob=False):

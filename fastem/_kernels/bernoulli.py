@@ -23,9 +23,14 @@ colptr, column_rows : the tiles' columns (``tile_columns``), or empty arrays whe
     they are not formed.
 """
 
+from contextlib import nullcontext
+
+import numba
 import numpy as np
+from numba import types
 
 from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel, read_only
+from .ahead import compile_ahead
 from .arrays import arange, empty, zeros
 from .threads import n_chunks_of, spread, sum_in_chunk_order
 from .pattern_product import add_pattern_product
@@ -277,6 +282,47 @@ def accumulate_bernoulli(
         )
 
     return sum_in_chunk_order(indptr.shape[0] - 1, (out_nk, out_sx_t), chunk_range, min_group)
+
+
+def late_kernels(index_dtype):
+    """``(kernel, argument types)`` of the kernels that ``_range_stats`` reaches last as
+    Numba types it, in that order, for rows whose ``indices`` are of ``index_dtype``:
+    the soft weights', the hard rows' and the moments' kernels.  A first fit compiles
+    ``_range_stats``' tree in its own process from the front while a helper process
+    compiles these (``compile_late_kernels``), which the fit then loads from the disk
+    cache.  These are the types ``_range_stats`` passes (``test_ahead`` checks them):
+    every array C-contiguous and writable, the weights and sums float64.
+    """
+    vector64, matrix64 = types.Array(types.float64, 1, "C"), types.Array(types.float64, 2, "C")
+    int64, zero = types.int64, types.IntegerLiteral(0)
+    offsets = types.Array(int64, 1, "C")
+    indices = types.Array(numba.from_dtype(np.dtype(index_dtype)), 1, "C")
+    return [
+        (tile_weights, (
+            types.float64, matrix64, vector64, int64, int64, int64, types.Array(types.uint64, 1, "C"), vector64,
+            vector64, vector64, vector64, vector64, vector64, matrix64,
+        )),
+        (hard_row, (vector64, types.float64, int64)),
+        (add_pattern_product, (matrix64, offsets, types.Array(types.uint8, 1, "C"), zero, int64, matrix64, zero, int64)),
+        (_scatter_row, (offsets, indices, int64, vector64, int64, matrix64)),
+    ]
+
+
+def compile_late_kernels(index_dtype):
+    """Compile (or load) ``late_kernels(index_dtype)``: the helper's job in
+    ``sharing_first_compile``."""
+    for kernel, signature in late_kernels(index_dtype):
+        kernel.compile(signature)
+
+
+def sharing_first_compile(index_dtype):
+    """A block for the E-steps of a process that has not run ``_range_stats`` yet: if
+    they compile it, a helper process compiles its ``late_kernels`` meanwhile
+    (``ahead.compile_ahead``), so that the two share its tree (every Bernoulli E-step,
+    hard, soft or sampled, and the k-means start's, runs that one tree)."""
+    if _range_stats.overloads:  # compiled or loaded already: nothing to share
+        return nullcontext()
+    return compile_ahead(compile_late_kernels, np.dtype(index_dtype))
 
 
 def posterior_bernoulli(indptr, indices, table, log_norm, out_resp, out_log_prob, out_label, out_weighted_log_prob):
