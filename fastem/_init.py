@@ -285,11 +285,10 @@ def compile_estep(family, dtype, n_features, n_components):
 
 def compile_late_kernels(family, dtype):
     """Compile (or load) the kernels that ``compile_estep``'s E-step reaches last
-    (``gaussian_tile.late_kernels``).  Listed for full covariances, the default, only:
-    with another type the helper compiles the whole E-step tree, as before."""
-    if family.covariance_type == "full":
-        for kernel, signature in gaussian_tile.late_kernels(dtype):
-            kernel.compile(signature)
+    (``gaussian_tile.late_kernels``: a full covariance's, or those of the diagonal
+    kernels that the other types run, a tied one on whitened rows)."""
+    for kernel, signature in gaussian_tile.late_kernels(dtype, diagonal=family.covariance_type != "full"):
+        kernel.compile(signature)
 
 
 # -- splitting start ----------------------------------------------------------------------

@@ -200,31 +200,37 @@ def test_compile_estep_reaches_every_kernel_of_a_fit_without_kmeans(covariance_t
 
 # The late kernels compiled first, then the E-step whose range_stats calls them.
 LATE_KERNELS = """
+import sys
 import numpy as np
 from fastem._families.gaussian import GaussianFamily
 from fastem._init import compile_estep, compile_late_kernels
 from fastem._kernels import gaussian_tile
 
-family = GaussianFamily("full", reg_covar=1e-6)
+family = GaussianFamily(sys.argv[1], reg_covar=1e-6)
 compile_late_kernels(family, np.float32)
-late = {kernel: set(kernel.signatures) for kernel, _ in gaussian_tile.late_kernels(np.float32)}
+listed = gaussian_tile.late_kernels(np.float32, diagonal=sys.argv[1] != "full")
+late = {kernel: set(kernel.signatures) for kernel, _ in listed}
 compile_estep(family, np.dtype(np.float32), 2, 3)
 for kernel, signatures in late.items():
     print(kernel.py_func.__name__, len(signatures), len(set(kernel.signatures) - signatures))
 """
 
 
-def test_late_kernels_are_the_signatures_range_stats_compiles(tmp_path):
-    """What a first full-covariance fit compiles in its own process while the helper
-    compiles range_stats (float32 data: the types in X's dtype and the float64 ones
-    differ).  A wrong type would leave range_stats compiling its own signature."""
+@pytest.mark.parametrize("covariance_type, expected", [
+    ("full", ["deferred_moments 1 0", "dense_moments_t 1 0", "gathered_moments 1 0", "tile_weights 1 0"]),
+    ("diag", ["listed_moments 1 0", "list_rows 1 0", "tile_weights 1 0"]),
+    ("tied", ["listed_moments 1 0", "list_rows 1 0", "tile_weights 1 0"]),  # on whitened rows
+])
+def test_late_kernels_are_the_signatures_range_stats_compiles(tmp_path, covariance_type, expected):
+    """What a first fit compiles in its own process while the helper compiles
+    range_stats (float32 data: the types in X's dtype and the float64 ones differ).
+    A wrong type would leave range_stats compiling its own signature.  ("spherical"
+    runs the diagonal kernels with the same types.)"""
     environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    result = subprocess.run([sys.executable, "-c", LATE_KERNELS], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", LATE_KERNELS, covariance_type], capture_output=True, text=True,
                             env=environment, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "deferred_moments 1 0", "dense_moments_t 1 0", "gathered_moments 1 0", "tile_weights 1 0",
-    ]
+    assert result.stdout.splitlines() == expected
 
 
 # The same for the one tree of a Bernoulli fit: the helper's kernels, then a fit.

@@ -601,33 +601,46 @@ def range_stats(
         part_prints[c] = fingerprint
 
 
-def late_kernels(dtype):
-    """``(kernel, argument types)`` of the kernels that ``range_stats`` (full
-    covariances, X of ``dtype``) reaches last as Numba types it, in the reverse of
-    that order: the moments' and the soft weights' kernels.  ``ahead.compile_ahead``
-    compiles them in a first fit's own process, from the front of this list, while a
-    helper compiles ``range_stats`` from the front of its own (``_init``).  These are
-    the types ``range_stats`` passes (``test_ahead`` checks them): all arrays C-contiguous,
-    X read-only, the partials and the rows' weights float64.
+def late_kernels(dtype, diagonal=False):
+    """``(kernel, argument types)`` of the kernels that ``range_stats`` (X of
+    ``dtype``; full covariances, or ``diagonal`` ones) reaches last as Numba types it,
+    in the reverse of that order: the soft weights' and the moments' kernels.
+    ``ahead.compile_ahead`` compiles them in a first fit's own process, from the front
+    of this list, while a helper compiles ``range_stats`` from the front of its own
+    (``_init``).  These are the types ``range_stats`` passes (``test_ahead`` checks
+    them): all arrays C-contiguous, X read-only, the partials and the rows' weights
+    float64.
     """
     element = numba.from_dtype(np.dtype(dtype))
     data = types.Array(element, 2, "C", readonly=True)
     vector, matrix = types.Array(element, 1, "C"), types.Array(element, 2, "C")
     vector64, matrix64 = types.Array(types.float64, 1, "C"), types.Array(types.float64, 2, "C")
     int64 = types.int64
+    int32_vector = types.Array(types.int32, 1, "C")
+    weights = (tile_weights, (
+        types.float64, matrix, vector64, int64, int64, int64, types.Array(types.uint64, 1, "C"), vector, vector,
+        vector64, vector64, vector64, vector64, matrix,
+    ))
+    if diagonal:
+        return [
+            (gaussian_diag.listed_moments, (
+                data, int64, vector, int32_vector, vector, int64, vector64, vector64, matrix,
+            )),
+            (gaussian_diag.list_rows, (
+                matrix, int64, int64, int32_vector, int32_vector, types.Array(types.int32, 2, "C"), matrix,
+                types.Array(int64, 1, "C"),
+            )),
+            weights,
+        ]
     return [
         (deferred_moments, (
-            data, int64, vector, types.Array(types.int32, 1, "C"), vector, int64, matrix, matrix, matrix, vector,
-            vector64, matrix64,
+            data, int64, vector, int32_vector, vector, int64, matrix, matrix, matrix, vector, vector64, matrix64,
         )),
         (dense_moments_t, (matrix, vector, vector, matrix, matrix, vector64, matrix64)),
         (gathered_moments, (
             data, int64, vector, vector, matrix, matrix, types.Array(int64, 1, "C"), vector64, matrix64,
         )),
-        (tile_weights, (
-            types.float64, matrix, vector64, int64, int64, int64, types.Array(types.uint64, 1, "C"), vector, vector,
-            vector64, vector64, vector64, vector64, matrix,
-        )),
+        weights,
     ]
 
 
