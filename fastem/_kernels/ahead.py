@@ -10,6 +10,8 @@ CPU, and writes them to the disk cache.  At the end of the block this process wa
 for the helper; the next step then loads those kernels instead of compiling them.
 Where the block's own compiling is the shorter, this process can take a share of the
 job's kernels too (``first``): those the job reaches last, compiled before the block's.
+Where the block and the next step run one tree (a Bernoulli fit), the job is the
+share of that tree the block reaches last (``bernoulli.sharing_first_compile``).
 
 No helper starts when the block compiles nothing (the cache is warm), when this
 process may use only one CPU, under ``NUMBA_DISABLE_JIT``, in a frozen application,
