@@ -283,6 +283,17 @@ def compile_estep(family, dtype, n_features, n_components):
     family.m_step(ArraySource(rows).estep(family, params, MODE_SOFT))
 
 
+def compile_kmeans_outputs(dtype, n_features, n_clusters):
+    """k-means++ seeding and the labels' pass of ``KMeans`` on a few random rows of
+    ``dtype``: they compile (or load) the kernels a ``KMeans`` fit runs besides its
+    k-means steps.  ``KMeans.fit`` runs it in a helper process while its first k-means
+    step compiles (``compile_ahead``)."""
+    rows = np.random.RandomState(0).standard_normal((max(64, 2 * n_clusters), n_features)).astype(dtype)
+    kmeans_plusplus(rows, n_clusters, np.random.RandomState(0))
+    family = GaussianFamily("diag", reg_covar=0.0)
+    ArraySource(rows).posterior(family, family.identity_params(rows[:n_clusters].astype(np.float64)), label=True)
+
+
 def compile_late_kernels(family, dtype):
     """Compile (or load) the kernels that ``compile_estep``'s E-step reaches last
     (``gaussian_tile.late_kernels``: a full covariance's, or those of the diagonal

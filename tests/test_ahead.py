@@ -198,6 +198,47 @@ def test_compile_estep_reaches_every_kernel_of_a_fit_without_kmeans(covariance_t
     assert new == []
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compile_kmeans_outputs_reaches_every_kernel_of_a_kmeans_fit_but_its_steps(dtype):
+    """What the helper of a first KMeans fit runs, while the fit compiles its k-means
+    step (its tolerance's pass, here): afterwards a KMeans fit with k-means++ seeds
+    needs no signature that neither has compiled."""
+    from fastem import KMeans
+    from fastem._data import ArraySource
+    from fastem._init import compile_kmeans_outputs, kmeans_tolerance
+
+    X, _ = make_problem(1, 600, 3, 3, "full", dtype)
+    kmeans_tolerance(ArraySource(X), 1e-4)
+    compile_kmeans_outputs(X.dtype, X.shape[1], 3)
+    before = _signatures()
+    KMeans(3, random_state=0).fit(X)
+    after = _signatures()
+    new = sorted(f"{d.py_func.__module__}.{d.py_func.__qualname__}"
+                 for key, (d, signatures) in after.items() if signatures - before.get(key, (d, set()))[1])
+    assert new == []
+
+
+def test_a_kmeans_fit_arms_a_helper_for_its_seeding_and_labels(monkeypatch):
+    """KMeans.fit hands compile_kmeans_outputs its data's dtype and shape."""
+    from contextlib import contextmanager
+
+    from fastem import KMeans
+    from fastem._init import compile_kmeans_outputs
+    from fastem.mixture import _kmeans
+
+    armed = []
+
+    @contextmanager
+    def fake_compile_ahead(job, *args, first=None):
+        armed.append((job, args))
+        yield ahead._NO_HELPER
+
+    monkeypatch.setattr(_kmeans, "compile_ahead", fake_compile_ahead)
+    X, _ = make_problem(2, 300, 4, 3, "full", np.float32)
+    KMeans(3, random_state=0).fit(X)
+    assert armed == [(compile_kmeans_outputs, (np.dtype(np.float32), 4, 3))]
+
+
 # The late kernels compiled first, then the E-step whose range_stats calls them.
 LATE_KERNELS = """
 import sys

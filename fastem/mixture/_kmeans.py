@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from .._kernels._jit import MODE_HARD, limit_threads
+from .._kernels.ahead import compile_ahead
 from .._kernels.seeding import squared_distances
 from .._validation import (
     check_data,
@@ -17,7 +18,7 @@ from .._validation import (
 from .._data import ArraySource
 from ..exceptions import convergence_warning_category
 from .._families.gaussian import GaussianFamily
-from .._init import kmeans_plusplus, kmeans_tolerance, lloyd
+from .._init import compile_kmeans_outputs, kmeans_plusplus, kmeans_tolerance, lloyd
 from ._base import EstimatorBase
 
 _INIT_METHODS = ("k-means++", "random")
@@ -161,19 +162,22 @@ class KMeans(EstimatorBase):
         weights = check_sample_weight(sample_weight, n_samples)
         source = ArraySource(X, weights, settings["n_threads"])
         rng = check_random_state(self.random_state)
-        shift_tol = kmeans_tolerance(source, settings["tol"]) if settings["tol"] > 0 else 0.0
         family = GaussianFamily("diag", reg_covar=0.0)
 
-        best = None
-        for _ in range(settings["n_init"]):
-            seeds = self._seeds(X, weights, n_clusters, settings, rng)
-            if settings["verbose"]:
-                print("Initialization complete")
-            run = lloyd(source, seeds, settings["max_iter"], shift_tol, verbose=2 * settings["verbose"])
-            centres = run.params.means
-            inertia = float(source.estep(family, family.identity_params(centres), MODE_HARD).sxx.sum())
-            if best is None or inertia < best[1]:
-                best = (centres, inertia, run.n_iter)
+        # A first fit compiles the k-means steps' kernels first (the tolerance takes a
+        # k-means step); a helper compiles the seeding's and the labels' meanwhile.
+        with compile_ahead(compile_kmeans_outputs, X.dtype, n_features, n_clusters):
+            shift_tol = kmeans_tolerance(source, settings["tol"]) if settings["tol"] > 0 else 0.0
+            best = None
+            for _ in range(settings["n_init"]):
+                seeds = self._seeds(X, weights, n_clusters, settings, rng)
+                if settings["verbose"]:
+                    print("Initialization complete")
+                run = lloyd(source, seeds, settings["max_iter"], shift_tol, verbose=2 * settings["verbose"])
+                centres = run.params.means
+                inertia = float(source.estep(family, family.identity_params(centres), MODE_HARD).sxx.sum())
+                if best is None or inertia < best[1]:
+                    best = (centres, inertia, run.n_iter)
         centres, inertia, n_iter = best
         labels = source.posterior(family, family.identity_params(centres), label=True)[2]
         n_distinct = np.count_nonzero(np.bincount(labels, minlength=n_clusters))  # no sorted copy of labels
