@@ -17,7 +17,7 @@ import numpy as np
 
 from ._kernels import gaussian_tile
 from ._kernels._jit import MODE_HARD, MODE_SOFT, limit_threads
-from ._kernels.ahead import compile_ahead
+from ._kernels.ahead import compile_ahead, compile_signatures
 from ._kernels.seeding import squared_distances
 from ._data import ArraySource, BinaryRows
 from ._em import ConvergenceMonitor, fit_em
@@ -272,15 +272,21 @@ def initial_stats(source, family, n_components, init_params, rng):
     return stats
 
 
+def _compile_rows(dtype, n_features, n_components):
+    """The few random rows of ``dtype`` that the compile jobs below run on, and their
+    first ``n_components`` as float64 centres."""
+    rows = np.random.RandomState(0).standard_normal((max(64, 2 * n_components), n_features)).astype(dtype)
+    return rows, rows[:n_components].astype(np.float64)
+
+
 def compile_estep(family, dtype, n_features, n_components):
     """One E-step and M-step of ``family`` on a few random rows of ``dtype``: they
     compile (or load) the kernels of every E-step and M-step of that family on such
     data.  ``initial_stats`` runs it in a helper process while k-means compiles its
     own kernels (``compile_ahead``).  (The sizes do not change the kernels; the
     family's own arrays, a prior's or held parameters, fix n_features and n_components.)"""
-    rows = np.random.RandomState(0).standard_normal((max(64, 2 * n_components), n_features)).astype(dtype)
-    params = family.identity_params(rows[:n_components].astype(np.float64))
-    family.m_step(ArraySource(rows).estep(family, params, MODE_SOFT))
+    rows, centres = _compile_rows(dtype, n_features, n_components)
+    family.m_step(ArraySource(rows).estep(family, family.identity_params(centres), MODE_SOFT))
 
 
 def compile_kmeans_outputs(dtype, n_features, n_clusters):
@@ -288,18 +294,17 @@ def compile_kmeans_outputs(dtype, n_features, n_clusters):
     ``dtype``: they compile (or load) the kernels a ``KMeans`` fit runs besides its
     k-means steps.  ``KMeans.fit`` runs it in a helper process while its first k-means
     step compiles (``compile_ahead``)."""
-    rows = np.random.RandomState(0).standard_normal((max(64, 2 * n_clusters), n_features)).astype(dtype)
+    rows, centres = _compile_rows(dtype, n_features, n_clusters)
     kmeans_plusplus(rows, n_clusters, np.random.RandomState(0))
     family = GaussianFamily("diag", reg_covar=0.0)
-    ArraySource(rows).posterior(family, family.identity_params(rows[:n_clusters].astype(np.float64)), label=True)
+    ArraySource(rows).posterior(family, family.identity_params(centres), label=True)
 
 
 def compile_late_kernels(family, dtype):
     """Compile (or load) the kernels that ``compile_estep``'s E-step reaches last
     (``gaussian_tile.late_kernels``: a full covariance's, or those of the diagonal
     kernels that the other types run, a tied one on whitened rows)."""
-    for kernel, signature in gaussian_tile.late_kernels(dtype, diagonal=family.covariance_type != "full"):
-        kernel.compile(signature)
+    compile_signatures(gaussian_tile.late_kernels(dtype, diagonal=family.covariance_type != "full"))
 
 
 # -- splitting start ----------------------------------------------------------------------

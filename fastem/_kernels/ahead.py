@@ -219,6 +219,13 @@ def compile_ahead(job, *args, first=None):
                 helper.wait()
 
 
+def compile_signatures(listed):
+    """Compile (or load) each ``(kernel, argument types)`` of ``listed``: the share of a
+    tree that a ``late_kernels`` list names, for a helper's job or a block's ``first``."""
+    for kernel, signature in listed:
+        kernel.compile(signature)
+
+
 def run_helper():
     """The helper's main: read ``(job, args)`` from standard input and run it."""
     from .notice import silence

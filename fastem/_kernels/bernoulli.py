@@ -30,7 +30,7 @@ import numpy as np
 from numba import types
 
 from ._jit import MODE_HARD, MODE_SOFT, chunk_bounds, kernel, read_only
-from .ahead import compile_ahead
+from .ahead import compile_ahead, compile_signatures
 from .arrays import arange, empty, zeros
 from .threads import n_chunks_of, spread, sum_in_chunk_order
 from .pattern_product import add_pattern_product
@@ -311,8 +311,7 @@ def late_kernels(index_dtype):
 def compile_late_kernels(index_dtype):
     """Compile (or load) ``late_kernels(index_dtype)``: the helper's job in
     ``sharing_first_compile``."""
-    for kernel, signature in late_kernels(index_dtype):
-        kernel.compile(signature)
+    compile_signatures(late_kernels(index_dtype))
 
 
 def sharing_first_compile(index_dtype):
